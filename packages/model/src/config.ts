@@ -1,0 +1,69 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Duration, Id } from './common.js';
+import { Device } from './device.js';
+import { Indicator } from './indicator.js';
+import { Role } from './mesh.js';
+import { Rule } from './rule.js';
+
+export const TokenRole = Type.Union([Type.Literal('read'), Type.Literal('admin')]);
+export type TokenRole = Static<typeof TokenRole>;
+
+/** An API token: `read` may query, `admin` may also change configuration. */
+export const Token = Type.Object(
+  { name: Id, token: Type.String({ minLength: 16, maxLength: 256 }), role: TokenRole },
+  { additionalProperties: false },
+);
+export type Token = Static<typeof Token>;
+
+/** How long values are kept: by age and by a size budget, oldest first. */
+export const Retention = Type.Object(
+  {
+    maxAge: Type.Optional(Duration),
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1_048_576 })),
+  },
+  { additionalProperties: false },
+);
+export type Retention = Static<typeof Retention>;
+
+/** How a probe reaches NATS. */
+export const NatsOptions = Type.Object(
+  {
+    servers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    user: Type.Optional(Type.String()),
+    pass: Type.Optional(Type.String()),
+    token: Type.Optional(Type.String()),
+    nkeySeed: Type.Optional(Type.String({ description: 'NKEY user seed (SU…)' })),
+    creds: Type.Optional(Type.String({ description: 'path of a .creds file' })),
+  },
+  { additionalProperties: false },
+);
+export type NatsOptions = Static<typeof NatsOptions>;
+
+/** A probe's whole configuration: what a config file holds and what `flash` puts in KV. */
+export const ProbeConfig = Type.Object(
+  {
+    id: Id,
+    role: Type.Optional(Role),
+    parent: Type.Optional(Id),
+    group: Type.Optional(Type.String({ maxLength: 128, description: 'device group this probe reports for (e.g. its network)' })),
+    dataDir: Type.Optional(Type.String()),
+    http: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String()),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          bodyLimit: Type.Optional(Type.Integer({ minimum: 1024 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tokens: Type.Optional(Type.Array(Token)),
+    nats: Type.Optional(NatsOptions),
+    retention: Type.Optional(Retention),
+    devices: Type.Optional(Type.Array(Device)),
+    indicators: Type.Optional(Type.Array(Indicator)),
+    rules: Type.Optional(Type.Array(Rule)),
+  },
+  { additionalProperties: false },
+);
+export type ProbeConfig = Static<typeof ProbeConfig>;

@@ -1,0 +1,13 @@
+/** @probemesh/model — the monitoring model and the wire contract as TypeBox schemas. */
+export * from './common.js';
+export * from './indicator.js';
+export * from './device.js';
+export * from './rule.js';
+export * from './value.js';
+export * from './alert.js';
+export * from './query.js';
+export * from './mesh.js';
+export * from './config.js';
+export * from './subjects.js';
+export * from './validate.js';
+export { Type, type Static, type TSchema } from '@sinclair/typebox';

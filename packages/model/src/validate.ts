@@ -1,0 +1,53 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+
+/** One thing wrong with an input: where (JSON pointer) and what. */
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** Input that does not match its schema; `issues` say where and what. */
+export class ValidationError extends Error {
+  override name = 'ValidationError';
+  constructor(
+    readonly what: string,
+    readonly issues: Issue[],
+  ) {
+    super(`invalid ${what}: ${issues.map((i) => `${i.path || '/'} ${i.message}`).join('; ')}`);
+  }
+}
+
+const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
+
+function checker<T extends TSchema>(schema: T): TypeCheck<T> {
+  let c = compiled.get(schema);
+  if (!c) {
+    c = TypeCompiler.Compile(schema);
+    compiled.set(schema, c);
+  }
+  return c as TypeCheck<T>;
+}
+
+/** The problems of `value` against `schema` (at most `max`), or [] when it fits. */
+export function issues(schema: TSchema, value: unknown, max = 20): Issue[] {
+  const c = checker(schema);
+  if (c.Check(value)) return [];
+  const out: Issue[] = [];
+  for (const e of c.Errors(value)) {
+    out.push({ path: e.path, message: e.message });
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** Returns `value` typed by `schema`, or throws a ValidationError naming `what` was wrong. */
+export function check<T extends TSchema>(schema: T, value: unknown, what = 'input'): Static<T> {
+  if (checker(schema).Check(value)) return value as Static<T>;
+  throw new ValidationError(what, issues(schema, value));
+}
+
+/** True when `value` fits `schema` (compiled once per schema). */
+export function fits<T extends TSchema>(schema: T, value: unknown): value is Static<T> {
+  return checker(schema).Check(value);
+}

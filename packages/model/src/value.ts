@@ -1,0 +1,23 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Datum, Id, Timestamp } from './common.js';
+
+/** An instance inside a device: an interface index, a disk, a table row. */
+export const Instance = Type.String({ maxLength: 128, description: 'row of a table (ifIndex, disk …); empty for scalar readings' });
+
+/** A value (V): datum, ts, indicator, device, rule. */
+export const Value = Type.Object(
+  {
+    indicator: Id,
+    device: Type.Optional(Id),
+    instance: Type.Optional(Instance),
+    rule: Type.Optional(Id),
+    ts: Timestamp,
+    datum: Datum,
+  },
+  { additionalProperties: false },
+);
+export type Value = Static<typeof Value>;
+
+/** A batch of values, as published on `pm.value.<probe>.<indicator>`. */
+export const ValueBatch = Type.Object({ probe: Id, values: Type.Array(Value) }, { additionalProperties: false });
+export type ValueBatch = Static<typeof ValueBatch>;

@@ -163,7 +163,7 @@ END
   );
   const logs: string[] = [];
   const c = createSnmpConnector({ mibDirs: [dir.path] });
-  const s = await c.start({ clock: systemClock, dataDir: '/tmp', log: (l, m) => logs.push(`${l} ${m}`) });
+  const s: ConnectorSession = await c.start({ clock: systemClock, dataDir: '/tmp', log: (l, m) => logs.push(`${l} ${m}`) });
   t.teardown(() => s.stop());
   const out = await s.read(
     [

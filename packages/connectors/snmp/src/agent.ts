@@ -75,6 +75,8 @@ export class Agent {
 
   constructor(
     readonly settings: AgentSettings,
+    /** `settingsKey(settings)`: a session is reused only while this stays the same. */
+    readonly key: string,
     onGarbage: (message: string) => void,
   ) {
     const s = settings;

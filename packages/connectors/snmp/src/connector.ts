@@ -37,6 +37,7 @@ function suffix(base: string, oid: string): string {
 /** A running snmp connector: sessions cached per device and credentials, batched GETs, walks. */
 class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
   private readonly agents = new Map<string, Agent>();
+  private readonly settingsCache = new WeakMap<object, Map<string, { settings: AgentSettings; key: string; problem?: string }>>();
   private readonly counts = { requests: 0, varbinds: 0, timeouts: 0, garbage: 0, sessions_opened: 0, sessions_closed: 0 };
   private stopped = false;
 
@@ -52,8 +53,7 @@ class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
     requests.forEach((r, i) => {
       if (this.stopped) return void (out[i] = failure('config', 'the snmp connector is stopped'));
       if (!r.device) return void (out[i] = failure('config', `indicator ${r.indicator}: snmp reads a device, and none was given`));
-      const settings = agentSettings(r.device.address, r.deviceParams);
-      const problem = settingsProblem(settings);
+      const { settings, key, problem } = this.settingsOf(r.device.address, r.deviceParams);
       if (problem) return void (out[i] = failure('config', `device '${r.device.id}': ${problem}`));
       let oid: string;
       let instanceFrom: string | undefined;
@@ -63,8 +63,7 @@ class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
       } catch (err) {
         return void (out[i] = failure('config', `indicator ${r.indicator}: ${messageOf(err)}`));
       }
-      const agent = this.agent(r.device.id, settings);
-      const key = settingsKey(settings);
+      const agent = this.agent(r.device.id, settings, key);
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { agent, items: [] }));
       g.items.push({ i, oid, ...(instanceFrom ? { instanceFrom } : {}) });
@@ -82,15 +81,30 @@ class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
     return out;
   }
 
+  /** A device's settings with defaults, checked and keyed; cached per settings object, which the probe keeps between ticks. */
+  private settingsOf(host: string, d: SnmpDevice | undefined): { settings: AgentSettings; key: string; problem?: string } {
+    const byHost = d ? this.settingsCache.get(d) : undefined;
+    const hit = byHost?.get(host);
+    if (hit) return hit;
+    const settings = agentSettings(host, d);
+    const problem = settingsProblem(settings);
+    const entry = { settings, key: settingsKey(settings), ...(problem ? { problem } : {}) };
+    if (d) {
+      if (!byHost) this.settingsCache.set(d, new Map([[host, entry]]));
+      else byHost.set(host, entry);
+    }
+    return entry;
+  }
+
   /** The agent of a device, replacing (and closing) its session when the device's settings changed. */
-  private agent(deviceId: string, settings: AgentSettings): Agent {
+  private agent(deviceId: string, settings: AgentSettings, key: string): Agent {
     const cached = this.agents.get(deviceId);
-    if (cached && !cached.closed && settingsKey(cached.settings) === settingsKey(settings)) return cached;
+    if (cached && !cached.closed && cached.key === key) return cached;
     if (cached) {
       cached.close();
       this.counts.sessions_closed++;
     }
-    const agent = new Agent(settings, (message) => {
+    const agent = new Agent(settings, key, (message) => {
       this.counts.garbage++;
       this.ctx.log('debug', `snmp: undecodable reply from ${settings.host}:${settings.port}`, { device: deviceId, error: message });
     });

@@ -16,17 +16,25 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** `buf` as text when it is valid UTF-8 without control characters other than tab, CR and LF (trailing NULs dropped). */
 function text(buf: Buffer): string | undefined {
-  let s: string;
+  let end = buf.length;
+  while (end > 0 && buf[end - 1] === 0) end--;
+  let ascii = true;
+  for (let i = 0; i < end; i++) {
+    const b = buf[i]!;
+    if (b >= 0x80) ascii = false;
+    else if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) return undefined;
+  }
+  if (ascii) return buf.toString('latin1', 0, end); // the common case, without a decoder
   try {
-    s = utf8.decode(buf).replace(/\u0000+$/, '');
+    const s = utf8.decode(buf.subarray(0, end));
+    // eslint-disable-next-line no-control-regex
+    return /[\u0080-\u009F]/.test(s) ? undefined : s;
   } catch {
     return undefined;
   }
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s) ? undefined : s;
 }
 
-const hex = (buf: Buffer) => [...buf].map((b) => b.toString(16).padStart(2, '0')).join(':');
+const hex = (buf: Buffer) => buf.toString('hex').replace(/(..)(?!$)/g, '$1:');
 
 /** An OctetString as text when printable (trailing NULs dropped), else colon-separated hex ("46:e1:52:43:f4:c7"). */
 export function octets(buf: Buffer): string {

@@ -195,6 +195,8 @@ class HttpSession implements ConnectorSession<HttpParams, HttpDevice> {
   private readonly paths = new Map<string, Step[]>();
   private readonly counts = { requests: 0, failures: 0, bytes: 0 };
   private stopped = false;
+  /** Aborted by stop(), so no request outlives the session. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly scheme: string,
@@ -242,7 +244,7 @@ class HttpSession implements ConnectorSession<HttpParams, HttpDevice> {
     const where = `${init.method} ${shown(url)}`;
     if (tick.aborted) throw classify(tick.reason, where, timeoutMs, tick);
     this.counts.requests++;
-    const signal = AbortSignal.any([tick, AbortSignal.timeout(timeoutMs)]);
+    const signal = AbortSignal.any([tick, this.closing.signal, AbortSignal.timeout(timeoutMs)]);
     // Latency is a measurement, not scheduling: a monotonic sub-millisecond timer, not the injected clock.
     const started = performance.now();
     try {
@@ -263,6 +265,7 @@ class HttpSession implements ConnectorSession<HttpParams, HttpDevice> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.closing.abort(new Error(`the ${this.scheme} connector stopped`));
   }
 }
 

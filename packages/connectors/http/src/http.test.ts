@@ -200,6 +200,9 @@ t.test('http — a server that never answers times out; the tick signal cancels 
   const pending = s.read([req({ path: '/hang', json: '$.x' }), req({ path: '/hang', measure: 'status', timeoutMs: 60_000 })], ac.signal);
   setTimeout(() => ac.abort(new Error('tick timeout')), 100);
   for (const r of await pending) t.match(fail(r), { kind: 'timeout', error: /cancelled \(tick timeout\)/ });
+  const inFlight = s.read([req({ path: '/hang', json: '$.x', timeoutMs: 60_000 })], tick());
+  setTimeout(() => void s.stop(), 100);
+  t.match(fail((await inFlight)[0]), { error: /connector stopped/ }, 'stop ends requests in flight');
 });
 
 t.test('http — a refused port is unreachable; a bad config says what is wrong', async (t) => {

@@ -173,11 +173,12 @@ class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
         if (d.ok) label.set(suffix(instanceFrom!, vb.oid), String(d.datum).slice(0, 128));
       }
       const samples: Sample[] = [];
+      const cut = oid.length + 1;
       for (const vb of rows) {
         const d = decode(vb);
         if (!d.ok) continue; // one odd cell does not spoil the column
-        const index = suffix(oid, vb.oid);
-        samples.push({ datum: d.datum, instance: label.get(index) ?? index });
+        const index = vb.oid.length > cut && vb.oid.charCodeAt(cut - 1) === 46 /* . */ && vb.oid.startsWith(oid) ? vb.oid.slice(cut) : vb.oid;
+        samples.push({ datum: d.datum, instance: names ? (label.get(index) ?? index) : index });
       }
       return { ok: true, samples };
     } catch (err) {

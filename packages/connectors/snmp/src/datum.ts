@@ -34,7 +34,12 @@ function text(buf: Buffer): string | undefined {
   }
 }
 
-const hex = (buf: Buffer) => buf.toString('hex').replace(/(..)(?!$)/g, '$1:');
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+function hex(buf: Buffer): string {
+  let s = '';
+  for (let i = 0; i < buf.length; i++) s += (i ? ':' : '') + HEX[buf[i]!];
+  return s;
+}
 
 /** An OctetString as text when printable (trailing NULs dropped), else colon-separated hex ("46:e1:52:43:f4:c7"). */
 export function octets(buf: Buffer): string {

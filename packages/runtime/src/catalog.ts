@@ -1,0 +1,193 @@
+import { ConflictError, NotFoundError, UnprocessableError } from '@probemesh/core';
+import { compile, type Expression } from '@probemesh/expr';
+import { Device, Indicator, Rule, check, issues, type Datum, type TSchema } from '@probemesh/model';
+import type { ConnectorRegistry } from './registry.js';
+import type { EntityOf, Kind } from './service.js';
+
+const schemaOf: Record<Kind, TSchema> = { indicators: Indicator, devices: Device, rules: Rule };
+const singular: Record<Kind, string> = { indicators: 'indicator', devices: 'device', rules: 'rule' };
+
+/** Compiled forms of an indicator's expressions, made once when it is saved. */
+export interface CompiledIndicator {
+  def: Indicator;
+  filter?: Expression;
+  transform?: Expression;
+  formula?: Expression;
+  /** Source parameters without `scheme`, for atomic indicators. */
+  params?: unknown;
+}
+
+/** Compiled decisions of a rule. */
+export interface CompiledRule {
+  def: Rule;
+  decisions: Array<{ id: string; when: Expression }>;
+}
+
+function expr(src: string, context: 'filter' | 'transform' | 'calculated' | 'decision', known: (id: string) => boolean, where: string): Expression {
+  try {
+    return compile(src, { context, known });
+  } catch (err) {
+    throw new UnprocessableError(`${where}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * The probe's configuration in memory: indicators, devices and rules, each validated and compiled
+ * when saved, with the references between them checked both ways (no rule over a missing
+ * indicator, no removing an indicator a rule or formula still uses).
+ */
+export class Catalog {
+  readonly indicators = new Map<string, CompiledIndicator>();
+  readonly devices = new Map<string, Device>();
+  readonly rules = new Map<string, CompiledRule>();
+
+  constructor(private readonly connectors: ConnectorRegistry) {}
+
+  list<K extends Kind>(kind: K): EntityOf[K][] {
+    const m = this.map(kind);
+    return [...m.values()].map((e) => ('def' in e ? e.def : e)) as EntityOf[K][];
+  }
+
+  get<K extends Kind>(kind: K, id: string): EntityOf[K] {
+    const e = this.map(kind).get(id);
+    if (!e) throw new NotFoundError(singular[kind], id);
+    return ('def' in e ? e.def : e) as EntityOf[K];
+  }
+
+  has(kind: Kind, id: string): boolean {
+    return this.map(kind).has(id);
+  }
+
+  private map(kind: Kind): Map<string, CompiledIndicator | Device | CompiledRule> {
+    return this[kind] as Map<string, CompiledIndicator | Device | CompiledRule>;
+  }
+
+  /** Validates and compiles `entity` as a `kind` without saving it; throws what is wrong. */
+  prepare<K extends Kind>(kind: K, entity: unknown): { id: string; compiled: CompiledIndicator | Device | CompiledRule } {
+    const what = singular[kind];
+    const def = check(schemaOf[kind], entity, what) as EntityOf[K];
+    const known = (id: string) => this.indicators.has(id) || id === def.id;
+    switch (kind) {
+      case 'indicators':
+        return { id: def.id, compiled: this.prepareIndicator(def as Indicator, known) };
+      case 'devices':
+        return { id: def.id, compiled: this.prepareDevice(def as Device) };
+      case 'rules':
+        return { id: def.id, compiled: this.prepareRule(def as Rule) };
+    }
+    throw new Error(`unknown kind ${kind as string}`);
+  }
+
+  private prepareIndicator(def: Indicator, known: (id: string) => boolean): CompiledIndicator {
+    const where = `indicator '${def.id}'`;
+    switch (def.kind) {
+      case 'atomic': {
+        const connector = this.connectors.get(def.source.scheme);
+        const { scheme: _scheme, ...params } = def.source;
+        const bad = issues(connector.params, params);
+        if (bad.length) throw new UnprocessableError(`${where}: ${def.source.scheme} parameters: ${bad.map((i) => `${i.path || '/'} ${i.message}`).join('; ')}`);
+        return {
+          def,
+          params,
+          ...(def.filter ? { filter: expr(def.filter, 'filter', known, `${where} filter`) } : {}),
+          ...(def.transform ? { transform: expr(def.transform, 'transform', known, `${where} transform`) } : {}),
+        };
+      }
+      case 'calculated': {
+        const formula = expr(def.formula, 'calculated', known, `${where} formula`);
+        if (formula.refs.some((r) => r.name === def.id)) throw new UnprocessableError(`${where} formula refers to itself`);
+        return { def, formula };
+      }
+      case 'static':
+        return { def };
+    }
+  }
+
+  private prepareDevice(def: Device): Device {
+    for (const [scheme, settings] of Object.entries(def.protocols ?? {})) {
+      if (!this.connectors.has(scheme)) continue; // settings for a scheme this probe lacks are kept, not used
+      const schema = this.connectors.get(scheme).deviceParams;
+      const bad = schema ? issues(schema, settings) : [];
+      if (bad.length) throw new UnprocessableError(`device '${def.id}': ${scheme} settings: ${bad.map((i) => `${i.path || '/'} ${i.message}`).join('; ')}`);
+    }
+    return def;
+  }
+
+  private prepareRule(def: Rule): CompiledRule {
+    const where = `rule '${def.id}'`;
+    const missing = def.indicators.filter((i) => !this.indicators.has(i));
+    if (missing.length) throw new UnprocessableError(`${where}: unknown indicator(s) ${missing.join(', ')}`);
+    const missingDevices = (def.targets?.devices ?? []).filter((d) => !this.devices.has(d));
+    if (missingDevices.length) throw new UnprocessableError(`${where}: unknown device(s) ${missingDevices.join(', ')}`);
+    const known = (id: string) => this.indicators.has(id);
+    const decisions = (def.decisions ?? []).map((d) => ({ id: d.id, when: expr(d.when, 'decision', known, `${where} decision '${d.id}'`) }));
+    const ids = new Set<string>();
+    for (const d of def.decisions ?? []) {
+      if (ids.has(d.id)) throw new UnprocessableError(`${where}: decision id '${d.id}' is used twice`);
+      ids.add(d.id);
+      if (d.indicator && !this.indicators.has(d.indicator)) throw new UnprocessableError(`${where} decision '${d.id}': unknown indicator ${d.indicator}`);
+    }
+    return { def, decisions };
+  }
+
+  /** Saves what `prepare` made. */
+  commit(kind: Kind, id: string, compiled: CompiledIndicator | Device | CompiledRule): boolean {
+    const m = this.map(kind);
+    const created = !m.has(id);
+    m.set(id, compiled);
+    return created;
+  }
+
+  /** Throws a ConflictError when something still uses `id`; else forgets it. */
+  remove(kind: Kind, id: string): void {
+    if (!this.has(kind, id)) throw new NotFoundError(singular[kind], id);
+    const users = this.usersOf(kind, id);
+    if (users.length) throw new ConflictError(`${singular[kind]} '${id}' is still used by ${users.join(', ')}`);
+    this.map(kind).delete(id);
+  }
+
+  /** What refers to `id`: rules naming it, formulas and expressions using it. */
+  usersOf(kind: Kind, id: string): string[] {
+    const out: string[] = [];
+    if (kind === 'indicators') {
+      for (const r of this.rules.values()) {
+        if (r.def.indicators.includes(id) || r.def.decisions?.some((d) => d.indicator === id) || r.decisions.some((d) => d.when.refs.some((x) => x.name === id)))
+          out.push(`rule '${r.def.id}'`);
+      }
+      for (const i of this.indicators.values()) {
+        const exprs = [i.formula, i.filter, i.transform].filter((e): e is Expression => !!e);
+        if (i.def.id !== id && exprs.some((e) => e.refs.some((x) => x.name === id))) out.push(`indicator '${i.def.id}'`);
+      }
+    } else if (kind === 'devices') {
+      for (const r of this.rules.values()) if (r.def.targets?.devices?.includes(id)) out.push(`rule '${r.def.id}'`);
+    }
+    return out;
+  }
+
+  /** Rules that use indicator `id` or target device `id` (to restart them when those change). */
+  rulesUsing(kind: Kind, id: string): string[] {
+    return this.usersOf(kind, id)
+      .filter((u) => u.startsWith('rule '))
+      .map((u) => u.slice(6, -1));
+  }
+
+  /** The value of a static indicator, if `id` is one. */
+  staticValue(id: string): Datum | undefined {
+    const i = this.indicators.get(id)?.def;
+    return i?.kind === 'static' ? i.value : undefined;
+  }
+
+  /** The devices a rule runs on: listed ids, plus devices whose tags match every tag of the selector. */
+  targetsOf(rule: Rule): Device[] {
+    const out = new Map<string, Device>();
+    for (const id of rule.targets?.devices ?? []) {
+      const d = this.devices.get(id);
+      if (d) out.set(id, d);
+    }
+    const tags = rule.targets?.tags;
+    if (tags && Object.keys(tags).length) {
+      for (const d of this.devices.values()) if (Object.entries(tags).every(([k, v]) => d.tags?.[k] === v)) out.set(d.id, d);
+    }
+    return [...out.values()];
+  }
+}

@@ -1,0 +1,322 @@
+import type { Clock, Connector, TimerHandle } from '@probemesh/core';
+import { NotFoundError, Supervisor, UnprocessableError, messageOf, systemClock } from '@probemesh/core';
+import type { Alert, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema } from '@probemesh/model';
+import { Datum as DatumSchema, Query as QuerySchema, check } from '@probemesh/model';
+import { Store } from '@probemesh/store';
+import { AlertBook } from './alerts.js';
+import { Catalog } from './catalog.js';
+import { ConnectorRegistry } from './registry.js';
+import { RuleActor, type RuleCounters } from './rule-actor.js';
+import type { AlertFilter, EntityOf, Kind, ProbeInfo, ProbeMetrics, ProbeService } from './service.js';
+import { Kinds } from './service.js';
+
+export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+/** How to start a probe. */
+export interface ProbeOptions {
+  id: string;
+  role?: Role;
+  parent?: string;
+  dataDir: string;
+  connectors: readonly Connector[];
+  clock?: Clock;
+  retention?: { maxAgeMs?: number; maxBytes?: number };
+  version?: string;
+  log?: LogFn;
+  /** Restart policy of rule actors. */
+  restart?: { initialMs?: number; maxMs?: number; maxRestarts?: number; withinMs?: number };
+  /** Called with each round's values (live publishing, mesh partials). */
+  onValues?: (values: import('@probemesh/model').Value[]) => void;
+}
+
+/** Configuration entities as a config file declares them. */
+export interface Entities {
+  devices?: Device[];
+  indicators?: Indicator[];
+  rules?: Rule[];
+}
+
+const RETENTION_EVERY_MS = 60_000;
+
+/**
+ * A running probe: the monitoring coordinator of DESIGN.md §2. It owns the store, the connector
+ * sessions, and one supervised actor per rule, and it is the ProbeService the API serves.
+ */
+export class Probe implements ProbeService {
+  readonly catalog: Catalog;
+  readonly alertBook: AlertBook;
+  private readonly supervisor: Supervisor;
+  private readonly actors = new Map<string, RuleActor>();
+  private readonly counters = new Map<string, RuleCounters>();
+  private retentionTimer?: TimerHandle;
+  private readonly startedAt: number;
+  private stopped = false;
+  private writes: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly opts: ProbeOptions,
+    readonly store: Store,
+    readonly connectors: ConnectorRegistry,
+    private readonly clock: Clock,
+  ) {
+    this.catalog = new Catalog(connectors);
+    this.alertBook = new AlertBook(opts.id);
+    this.startedAt = clock.now();
+    const log = opts.log ?? (() => undefined);
+    this.supervisor = new Supervisor({
+      clock,
+      backoff: { initialMs: opts.restart?.initialMs ?? 1000, maxMs: opts.restart?.maxMs ?? 60_000, factor: 2, jitter: 0.2 },
+      maxRestarts: opts.restart?.maxRestarts ?? 5,
+      withinMs: opts.restart?.withinMs ?? 10 * 60_000,
+      onEvent: (e) => {
+        if (e.type === 'crashed') log('warn', `rule ${e.id} crashed, restarting in ${e.retryInMs} ms: ${e.error}`);
+        if (e.type === 'failed') log('error', `rule ${e.id} failed (too many crashes): ${e.error}`);
+      },
+    });
+  }
+
+  /** Opens the store, loads the saved configuration, applies `entities`, and starts the rule actors. */
+  static async start(opts: ProbeOptions, entities: Entities = {}): Promise<Probe> {
+    const clock = opts.clock ?? systemClock;
+    const log = opts.log ?? (() => undefined);
+    const store = Store.open({ path: opts.dataDir, ...(opts.retention ? { retention: opts.retention } : {}), now: () => clock.now() });
+    const connectors = new ConnectorRegistry(opts.connectors, (scheme) => ({
+      clock,
+      dataDir: opts.dataDir,
+      log: (level, message, fields) => log(level, `[${scheme}] ${message}`, fields),
+    }));
+    const probe = new Probe(opts, store, connectors, clock);
+    try {
+      await probe.load(entities);
+    } catch (err) {
+      await probe.stop();
+      throw err;
+    }
+    probe.scheduleRetention();
+    return probe;
+  }
+
+  /** Saved entities first (what the API changed survives restarts), then the file's, in dependency order. */
+  private async load(entities: Entities): Promise<void> {
+    const log = this.opts.log ?? (() => undefined);
+    const saved: Entities = {
+      devices: this.store.config.list<Device>(Kinds.devices),
+      indicators: this.store.config.list<Indicator>(Kinds.indicators),
+      rules: this.store.config.list<Rule>(Kinds.rules),
+    };
+    for (const [source, set] of [
+      ['saved', saved],
+      ['config', entities],
+    ] as const) {
+      for (const d of set.devices ?? []) await this.putQuiet(Kinds.devices, d, source === 'config', log);
+      // Indicators may refer to each other: retry the ones that failed until no progress.
+      let pending = [...(set.indicators ?? [])];
+      for (let progress = true; pending.length && progress; ) {
+        const before = pending.length;
+        const left: Indicator[] = [];
+        for (const i of pending) if (!(await this.putQuiet(Kinds.indicators, i, false, log))) left.push(i);
+        pending = left;
+        progress = pending.length < before;
+      }
+      for (const i of pending) await this.putQuiet(Kinds.indicators, i, source === 'config', log);
+      for (const r of set.rules ?? []) await this.putQuiet(Kinds.rules, r, source === 'config', log);
+    }
+  }
+
+  /** Puts an entity while loading; a saved one that no longer fits is logged and skipped, a config file's error is thrown. */
+  private async putQuiet(kind: Kind, entity: unknown, strict: boolean, log: LogFn): Promise<boolean> {
+    try {
+      await this.put(kind, entity);
+      return true;
+    } catch (err) {
+      if (strict) throw err;
+      log('warn', `skipped ${kind} ${JSON.stringify((entity as { id?: string }).id)}: ${messageOf(err)}`);
+      return false;
+    }
+  }
+
+  private scheduleRetention(): void {
+    if (this.stopped) return;
+    this.retentionTimer = this.clock.setTimeout(() => {
+      this.store
+        .enforceRetention()
+        .catch((err: unknown) => this.opts.log?.('error', `retention failed: ${messageOf(err)}`))
+        .finally(() => this.scheduleRetention());
+    }, RETENTION_EVERY_MS);
+  }
+
+  /** Serializes configuration writes so validation always sees the state it commits against. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(fn, fn);
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  info(): ProbeInfo {
+    const st = this.store.stats();
+    return {
+      id: this.opts.id,
+      role: this.opts.role ?? 'standalone',
+      ...(this.opts.parent ? { parent: this.opts.parent } : {}),
+      version: this.opts.version ?? '0.1.0',
+      startedAt: this.startedAt,
+      connectors: this.connectors.all().map((c) => ({ scheme: c.scheme, summary: c.summary, perDevice: c.perDevice })),
+      counts: { indicators: this.catalog.indicators.size, devices: this.catalog.devices.size, rules: this.catalog.rules.size, series: st.series, values: st.values },
+    };
+  }
+
+  list<K extends Kind>(kind: K): EntityOf[K][] {
+    return this.catalog.list(kind);
+  }
+
+  get<K extends Kind>(kind: K, id: string): EntityOf[K] {
+    return this.catalog.get(kind, id);
+  }
+
+  put<K extends Kind>(kind: K, entity: unknown): Promise<{ created: boolean; entity: EntityOf[K] }> {
+    return this.serial(async () => {
+      const { id, compiled } = this.catalog.prepare(kind, entity);
+      if (kind === Kinds.indicators && this.catalog.has(Kinds.indicators, id)) {
+        const before = this.catalog.get(Kinds.indicators, id);
+        const def = compiled as { def: Indicator };
+        if (before.kind !== def.def.kind && this.catalog.usersOf(Kinds.indicators, id).length)
+          throw new UnprocessableError(`indicator '${id}' is ${before.kind} and in use; remove its users before making it ${def.def.kind}`);
+      }
+      const def = ('def' in compiled ? compiled.def : compiled) as EntityOf[K];
+      await this.store.config.put(kind, id, def);
+      const created = this.catalog.commit(kind, id, compiled);
+      if (kind === Kinds.indicators && (def as Indicator).kind === 'static') {
+        await this.store.append([{ indicator: id, ts: this.clock.now(), datum: (def as Extract<Indicator, { kind: 'static' }>).value }]);
+      }
+      if (kind === Kinds.rules) await this.restartRule(id);
+      return { created, entity: def };
+    });
+  }
+
+  remove(kind: Kind, id: string): Promise<void> {
+    return this.serial(async () => {
+      this.catalog.remove(kind, id);
+      await this.store.config.delete(kind, id);
+      if (kind === Kinds.rules) {
+        await this.supervisor.stop(id);
+        this.actors.delete(id);
+        this.counters.delete(id);
+        this.alertBook.resolveRule(id, this.clock.now());
+      }
+    });
+  }
+
+  async setStatic(id: string, value: Datum): Promise<void> {
+    check(DatumSchema, value, 'static value');
+    const before = this.catalog.indicators.get(id)?.def;
+    if (before && before.kind !== 'static') throw new UnprocessableError(`indicator '${id}' is ${before.kind}, not static`);
+    await this.put(Kinds.indicators, { ...(before ?? { id, kind: 'static' }), value });
+  }
+
+  /** (Re)starts the actor of a rule under the supervisor; its counters survive restarts. */
+  private async restartRule(id: string): Promise<void> {
+    const rule = this.catalog.rules.get(id)!;
+    this.alertBook.resolveRule(id, this.clock.now(), new Set(rule.decisions.map((d) => d.id)));
+    let counters = this.counters.get(id);
+    if (!counters) this.counters.set(id, (counters = { ticks: 0, errors: 0, overruns: 0, valuesStored: 0 }));
+    const ctx = {
+      probe: this.opts.id,
+      clock: this.clock,
+      catalog: this.catalog,
+      connectors: this.connectors,
+      store: this.store,
+      alerts: this.alertBook,
+      ...(this.opts.onValues ? { onValues: this.opts.onValues } : {}),
+    };
+    await this.supervisor.start({
+      id,
+      start: (crash) => {
+        const actor = new RuleActor(id, ctx, counters, crash);
+        this.actors.set(id, actor);
+        return actor;
+      },
+    });
+  }
+
+  /** Runs one tick of a rule now, outside its schedule (tests, "run now"). */
+  async tickNow(rule: string): Promise<void> {
+    const a = this.actors.get(rule);
+    if (!a) throw new NotFoundError('rule', rule);
+    await a.tickNow();
+  }
+
+  query(q: Query): QueryResult {
+    return this.store.query(check(QuerySchema, q, 'query'));
+  }
+
+  ruleStates(): RuleState[] {
+    return [...this.catalog.rules.keys()].map((id) => {
+      const s = this.supervisor.state(id);
+      const c = this.counters.get(id) ?? { ticks: 0, errors: 0, overruns: 0, valuesStored: 0 };
+      const status = this.catalog.rules.get(id)?.def.enabled === false ? 'stopped' : (s?.status ?? 'stopped');
+      return {
+        rule: id,
+        status,
+        ticks: c.ticks,
+        errors: c.errors,
+        restarts: s?.restarts ?? 0,
+        ...(c.lastTick !== undefined ? { lastTick: c.lastTick } : {}),
+        ...(c.tickMs !== undefined ? { tickMs: c.tickMs } : {}),
+        ...((s?.status === 'backing-off' || s?.status === 'failed') && s.lastError ? { lastError: s.lastError } : c.lastError ? { lastError: c.lastError } : {}),
+        ...(s?.nextRetry !== undefined ? { nextRetry: s.nextRetry } : {}),
+      };
+    });
+  }
+
+  alerts(filter?: AlertFilter): Alert[] {
+    return this.alertBook.list(filter);
+  }
+
+  onAlert(fn: (a: Alert) => void): () => void {
+    return this.alertBook.on(fn);
+  }
+
+  metrics(): ProbeMetrics {
+    const st = this.store.stats();
+    let ticks = 0;
+    let tickErrors = 0;
+    let valuesStored = 0;
+    for (const c of this.counters.values()) {
+      ticks += c.ticks;
+      tickErrors += c.errors;
+      valuesStored += c.valuesStored;
+    }
+    const latest: ProbeMetrics['latest'] = [];
+    for (const sel of this.store.series().slice(0, 10_000)) {
+      const v = this.store.latest(sel);
+      if (v && typeof v.datum === 'number') latest.push({ indicator: v.indicator, ...(v.device ? { device: v.device } : {}), ...(v.instance ? { instance: v.instance } : {}), datum: v.datum, ts: v.ts });
+    }
+    return {
+      ticks,
+      tickErrors,
+      valuesStored,
+      alertsFired: this.alertBook.fired,
+      storeBytes: st.bytes,
+      series: st.series,
+      rssBytes: process.memoryUsage.rss(),
+      rules: this.ruleStates(),
+      connectors: this.connectors.stats(),
+      latest,
+    };
+  }
+
+  connectorSchemas(): Array<{ scheme: string; params: TSchema; deviceParams?: TSchema }> {
+    return this.connectors.all().map((c) => ({ scheme: c.scheme, params: c.params, ...(c.deviceParams ? { deviceParams: c.deviceParams } : {}) }));
+  }
+
+  /** Stops the actors, the connectors and the store. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.retentionTimer) this.clock.clearTimeout(this.retentionTimer);
+    await this.supervisor.stopAll();
+    await this.connectors.stop();
+    await this.writes.catch(() => undefined);
+    await this.store.close();
+  }
+}

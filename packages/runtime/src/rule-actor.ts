@@ -1,0 +1,358 @@
+import type { Clock, ConnectorSession, ReadRequest, Reading, TimerHandle, Worker } from '@probemesh/core';
+import { Actor, TimeoutError, messageOf } from '@probemesh/core';
+import type { Env, Expression } from '@probemesh/expr';
+import type { Datum, Device, Value } from '@probemesh/model';
+import { durationMs } from '@probemesh/model';
+import type { Store } from '@probemesh/store';
+import type { AlertBook } from './alerts.js';
+import type { Catalog, CompiledIndicator, CompiledRule } from './catalog.js';
+import type { ConnectorRegistry } from './registry.js';
+
+/** What every rule actor shares. */
+export interface RuleContext {
+  probe: string;
+  clock: Clock;
+  catalog: Catalog;
+  connectors: ConnectorRegistry;
+  store: Store;
+  alerts: AlertBook;
+  /** Called with each round's stored values (live publishing, mesh partials). */
+  onValues?: (values: Value[]) => void;
+}
+
+type Msg = { type: 'tick'; at: number };
+
+const key = (indicator: string, device = '', instance = '') => `${indicator}\u0000${device}\u0000${instance}`;
+const MAX_PROBLEMS_SHOWN = 3;
+
+/** Runs `jobs` with at most `limit` in flight. */
+async function pool<T>(jobs: Array<() => Promise<T>>, limit: number): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      out[i] = await jobs[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, lane));
+  return out;
+}
+
+/** Counters of one rule actor, kept across restarts by the probe. */
+export interface RuleCounters {
+  ticks: number;
+  errors: number;
+  overruns: number;
+  lastTick?: number;
+  tickMs?: number;
+  lastError?: string;
+  valuesStored: number;
+}
+
+/**
+ * One actor per rule. Every period it acquires each (indicator × target) through the connectors,
+ * filters, transforms and stores the readings, computes the rule's calculated indicators, and
+ * applies its decisions. A failed reading or formula is data (counted, shown in the rule state);
+ * only a bug escapes a tick, and that crashes the actor for its supervisor to restart.
+ */
+export class RuleActor implements Worker {
+  private readonly actor: Actor<Msg>;
+  private timer?: TimerHandle;
+  private stopped = false;
+  /** Previous raw reading per series, for `prev`/`dt` in filters and transforms (counter rates). */
+  private readonly prev = new Map<string, { datum: Datum; ts: number }>();
+
+  constructor(
+    private readonly ruleId: string,
+    private readonly ctx: RuleContext,
+    readonly counters: RuleCounters,
+    crash: (err: unknown) => void,
+  ) {
+    this.actor = new Actor<Msg>((m, signal) => this.tick(m.at, signal), crash, 4);
+    this.schedule();
+  }
+
+  private rule(): CompiledRule | undefined {
+    return this.ctx.catalog.rules.get(this.ruleId);
+  }
+
+  /** Next tick on the period grid, so windows line up across probes. */
+  private schedule(): void {
+    if (this.stopped) return;
+    const rule = this.rule();
+    if (!rule || rule.def.enabled === false) return;
+    const period = Math.max(1, durationMs(rule.def.period));
+    const now = this.ctx.clock.now();
+    const at = Math.floor(now / period) * period + period;
+    this.timer = this.ctx.clock.setTimeout(() => {
+      if (this.actor.load.busy || this.actor.has('tick')) this.counters.overruns++;
+      else this.actor.send({ type: 'tick', at });
+      this.schedule();
+    }, at - now);
+  }
+
+  /** Runs one tick now (tests, and "run now" from the API). */
+  tickNow(): Promise<void> {
+    return this.tick(this.ctx.clock.now(), new AbortController().signal);
+  }
+
+  private async tick(at: number, stop: AbortSignal): Promise<void> {
+    const rule = this.rule();
+    if (!rule) return;
+    const { clock, store } = this.ctx;
+    const started = clock.now();
+    const period = durationMs(rule.def.period);
+    const timeoutMs = rule.def.timeout !== undefined ? durationMs(rule.def.timeout) : Math.min(period, 10_000);
+    const controller = new AbortController();
+    const onStop = () => controller.abort(stop.reason);
+    stop.addEventListener('abort', onStop, { once: true });
+    const timer = clock.setTimeout(() => controller.abort(new TimeoutError(`rule '${this.ruleId}' tick timed out after ${timeoutMs} ms`)), timeoutMs);
+    const problems: string[] = [];
+    try {
+      const round = new Map<string, Datum>();
+      const targets = this.ctx.catalog.targetsOf(rule.def);
+      const acquired = await this.acquire(rule, targets, at, controller.signal, round, problems);
+      if (stop.aborted) return;
+      if (acquired.length) await store.append(acquired);
+      const calculated = this.calculate(rule, targets, at, round, problems);
+      if (calculated.length) await store.append(calculated);
+      this.decide(rule, targets, at, round, problems);
+      const stored = acquired.length + calculated.length;
+      this.counters.valuesStored += stored;
+      if (stored) this.ctx.onValues?.(acquired.concat(calculated));
+    } finally {
+      clock.clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
+      const c = this.counters;
+      c.ticks++;
+      c.errors += problems.length;
+      c.lastTick = at;
+      c.tickMs = clock.now() - started;
+      if (problems.length) c.lastError = problems.slice(0, MAX_PROBLEMS_SHOWN).join('; ') + (problems.length > MAX_PROBLEMS_SHOWN ? ` (+${problems.length - MAX_PROBLEMS_SHOWN} more)` : '');
+      else c.lastError = undefined;
+    }
+  }
+
+  /** Reads every atomic indicator on every target, batched per (scheme, device), bounded in concurrency. */
+  private async acquire(rule: CompiledRule, targets: Device[], at: number, signal: AbortSignal, round: Map<string, Datum>, problems: string[]): Promise<Value[]> {
+    const { catalog, connectors } = this.ctx;
+    const groups = new Map<string, { scheme: string; requests: ReadRequest[]; indicators: CompiledIndicator[] }>();
+    for (const id of rule.def.indicators) {
+      const ind = catalog.indicators.get(id);
+      if (!ind || ind.def.kind !== 'atomic') continue;
+      const scheme = ind.def.source.scheme;
+      if (!connectors.has(scheme)) {
+        problems.push(`${id}: no connector for scheme '${scheme}'`);
+        continue;
+      }
+      const connector = connectors.get(scheme);
+      // A device that declares its protocols is read only over those; one that declares none gets defaults.
+      const speakers = targets.filter((d) => !d.protocols || scheme in d.protocols);
+      for (const device of connector.perDevice ? speakers : [undefined]) {
+        const gk = `${scheme}\u0000${device?.id ?? ''}`;
+        let g = groups.get(gk);
+        if (!g) groups.set(gk, (g = { scheme, requests: [], indicators: [] }));
+        g.requests.push({ indicator: id, device, params: ind.params, deviceParams: device?.protocols?.[scheme] });
+        g.indicators.push(ind);
+      }
+      if (connector.perDevice && speakers.length === 0) problems.push(`${id}: no target of rule '${rule.def.id}' speaks ${scheme}`);
+    }
+    const jobs = [...groups.values()].map((g) => async () => {
+      let readings: Reading[];
+      try {
+        const session: ConnectorSession = await connectors.session(g.scheme);
+        await session.sync?.(g.requests);
+        readings = await session.read(g.requests, signal);
+      } catch (err) {
+        const error = signal.aborted ? messageOf(signal.reason) : messageOf(err);
+        readings = g.requests.map(() => ({ ok: false as const, kind: 'unreachable' as const, error, retryable: true }));
+      }
+      const out: Value[] = [];
+      g.requests.forEach((req, i) => {
+        const r = readings[i];
+        const where = `${req.indicator}${req.device ? `@${req.device.id}` : ''}`;
+        if (!r) return void problems.push(`${where}: connector returned no reading`);
+        if (!r.ok) return void problems.push(`${where}: ${r.error}`);
+        for (const s of r.samples) {
+          const v = this.refine(g.indicators[i]!, req.device?.id, s.instance, s.datum, s.ts ?? at, problems);
+          if (v === undefined) continue;
+          round.set(key(req.indicator, req.device?.id, s.instance), v);
+          out.push({ indicator: req.indicator, ...(req.device ? { device: req.device.id } : {}), ...(s.instance ? { instance: s.instance } : {}), rule: rule.def.id, ts: s.ts ?? at, datum: v });
+        }
+      });
+      return out;
+    });
+    return (await pool(jobs, rule.def.concurrency ?? 32)).flat();
+  }
+
+  /** Filter, then transform, one raw reading; undefined when dropped. */
+  private refine(ind: CompiledIndicator, device: string | undefined, instance: string | undefined, raw: Datum, ts: number, problems: string[]): Datum | undefined {
+    const sk = key(ind.def.id, device, instance);
+    const prev = this.prev.get(sk);
+    this.prev.set(sk, { datum: raw, ts });
+    if (!ind.filter && !ind.transform) return raw;
+    const env = this.env(ts, device, {
+      value: raw,
+      prev: prev?.datum ?? null,
+      dt: prev ? (ts - prev.ts) / 1000 : null,
+      indicator: ind.def.id,
+      ...(instance ? { instance } : {}),
+    });
+    const where = `${ind.def.id}${device ? `@${device}` : ''}`;
+    try {
+      if (ind.filter && !truthy(ind.filter.evaluate(env))) return undefined;
+      if (!ind.transform) return raw;
+      const out = ind.transform.evaluate(env);
+      if (out === null || out === undefined) return undefined; // e.g. a rate on the first reading
+      if (typeof out === 'boolean') return out ? 1 : 0;
+      if (typeof out === 'number' && !Number.isFinite(out)) {
+        problems.push(`${where}: transform gave ${out}`);
+        return undefined;
+      }
+      return out;
+    } catch (err) {
+      problems.push(`${where}: ${messageOf(err)}`);
+      return undefined;
+    }
+  }
+
+  /** Computes the rule's calculated indicators in the order listed: per device, or once for the rule. */
+  private calculate(rule: CompiledRule, targets: Device[], at: number, round: Map<string, Datum>, problems: string[]): Value[] {
+    const out: Value[] = [];
+    for (const id of rule.def.indicators) {
+      const ind = this.ctx.catalog.indicators.get(id);
+      if (!ind?.formula) continue;
+      const scopes: Array<string | undefined> = this.readsDevices(ind.formula) ? targets.map((d) => d.id) : [undefined];
+      for (const device of scopes) {
+        const where = `${id}${device ? `@${device}` : ''}`;
+        try {
+          const r = ind.formula.evaluate(this.env(at, device, { indicator: id }, round));
+          if (r === null || r === undefined) continue; // an input is missing this round
+          const datum = typeof r === 'boolean' ? (r ? 1 : 0) : r;
+          if (typeof datum === 'number' && !Number.isFinite(datum)) {
+            problems.push(`${where}: formula gave ${datum}`);
+            continue;
+          }
+          round.set(key(id, device), datum);
+          out.push({ indicator: id, ...(device ? { device } : {}), rule: rule.def.id, ts: at, datum });
+        } catch (err) {
+          problems.push(`${where}: ${messageOf(err)}`);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Applies each decision per device (when it reads device values) or once for the rule. */
+  private decide(rule: CompiledRule, targets: Device[], at: number, round: Map<string, Datum>, problems: string[]): void {
+    for (const { id, when } of rule.decisions) {
+      const decision = rule.def.decisions!.find((d) => d.id === id)!;
+      const perDevice = this.readsDevices(when) || (decision.indicator !== undefined && this.isPerDevice(decision.indicator));
+      for (const device of perDevice ? targets.map((d) => d.id) : [undefined]) {
+        try {
+          const env = this.env(at, device, {}, round);
+          const r = when.evaluate(env);
+          if (r === null || r === undefined) continue; // no data: keep the alert as it is
+          const value = decision.indicator ? env.get(decision.indicator) : undefined;
+          this.ctx.alerts.apply({ rule: rule.def.id, decision, ...(device ? { device } : {}), holds: truthy(r), ...(value !== null && value !== undefined ? { value } : {}) }, at);
+        } catch (err) {
+          problems.push(`decision ${id}${device ? `@${device}` : ''}: ${messageOf(err)}`);
+        }
+      }
+    }
+  }
+
+  /** Whether an expression reads a per-device value by a bare name, so it is evaluated once per target. */
+  private readsDevices(e: Expression, seen = new Set<string>()): boolean {
+    return e.refs.some((r) => r.form === 'bare' && this.isPerDevice(r.name, seen));
+  }
+
+  /** Whether an indicator has a value per device: per-device atomic ones, and formulas over them. */
+  private isPerDevice(indicator: string, seen = new Set<string>()): boolean {
+    if (seen.has(indicator)) return false;
+    seen.add(indicator);
+    const ind = this.ctx.catalog.indicators.get(indicator);
+    if (!ind) return false;
+    if (ind.def.kind === 'atomic') return this.ctx.connectors.has(ind.def.source.scheme) && this.ctx.connectors.get(ind.def.source.scheme).perDevice;
+    return ind.formula ? this.readsDevices(ind.formula, seen) : false;
+  }
+
+  /** The expression environment: this round's values, static values, then the store. */
+  private env(ts: number, device: string | undefined, extra: Partial<Env>, round: Map<string, Datum> = new Map()): Env {
+    const { store, catalog } = this.ctx;
+    const sel = (indicator: string, d?: string) => {
+      const dev = d === '*' ? undefined : (d ?? device);
+      return dev ? { indicator, device: dev } : { indicator };
+    };
+    return {
+      ts,
+      ...(device ? { device } : {}),
+      ...extra,
+      get(indicator, d) {
+        const dev = d ?? device;
+        const r = round.get(key(indicator, dev)) ?? (d === undefined ? round.get(key(indicator)) : undefined);
+        if (r !== undefined) return r;
+        const s = catalog.staticValue(indicator);
+        if (s !== undefined) return s;
+        return store.latest(sel(indicator, dev))?.datum ?? null;
+      },
+      round(indicator) {
+        const prefix = `${indicator}\u0000`;
+        const out: Datum[] = [];
+        for (const [k, v] of round) if (k.startsWith(prefix)) out.push(v);
+        if (out.length === 0) {
+          const s = catalog.staticValue(indicator);
+          if (s !== undefined) out.push(s);
+        }
+        return out;
+      },
+      window(fn, indicator, ms, d) {
+        const s = sel(indicator, d);
+        const to = ts + 1;
+        if (fn === 'last') {
+          const v = store.latest(s)?.datum;
+          return typeof v === 'number' ? v : null;
+        }
+        if (fn === 'rate') {
+          const q = store.query({ ...s, from: to - ms, to, mode: 'records' });
+          const recs = q.mode === 'records' ? q.records.filter((r) => typeof r.datum === 'number') : [];
+          if (recs.length < 2) return null;
+          let inc = 0;
+          for (let i = 1; i < recs.length; i++) {
+            const a = recs[i - 1]!.datum as number;
+            const b = recs[i]!.datum as number;
+            inc += b >= a ? b - a : b; // a counter reset starts again from zero
+          }
+          const dt = (recs[recs.length - 1]!.ts - recs[0]!.ts) / 1000;
+          return dt > 0 ? inc / dt : null;
+        }
+        const w = store.window(s, to - ms, to);
+        if (fn === 'count') return w.count;
+        if (w.count === 0) return null;
+        switch (fn) {
+          case 'mean':
+            return w.sum / w.count;
+          case 'sum':
+            return w.sum;
+          case 'min':
+            return w.min;
+          case 'max':
+            return w.max;
+        }
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) this.ctx.clock.clearTimeout(this.timer);
+    await this.actor.stop(`rule '${this.ruleId}' stopped`);
+  }
+}
+
+function truthy(v: unknown): boolean {
+  return v !== null && v !== undefined && v !== false && v !== 0 && v !== '';
+}
+
+export type { Expression };

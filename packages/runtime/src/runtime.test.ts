@@ -1,0 +1,168 @@
+import t from 'tap';
+import { defineConnector, failure, reading, type Connector } from '@probemesh/core';
+import { Type } from '@probemesh/model';
+import { tempDir, waitUntil } from '@probemesh/testkit';
+import type { Test } from 'tap';
+import { Probe } from './index.js';
+
+/**
+ * A connector defined by the test, because the faults under test (a connector that hands the
+ * core a NaN, a device whose value the test sets between ticks) cannot be made to happen on
+ * demand with a real device. Real devices are exercised in test/ (snmpd, HTTP).
+ */
+function tableConnector(values: Map<string, number | string>): Connector {
+  return defineConnector({
+    scheme: 'table',
+    summary: 'values the test sets, by device and key',
+    params: Type.Object({ key: Type.String() }, { additionalProperties: false }),
+    perDevice: true,
+    start: () => ({
+      async read(reqs) {
+        return reqs.map((r) => {
+          const v = values.get(`${r.device?.id}/${(r.params as { key: string }).key}`);
+          return v === undefined ? failure('timeout', `no answer from ${r.device?.id}`) : reading(v);
+        });
+      },
+      async stop() {},
+    }),
+  });
+}
+
+async function setup(t: Test, values: Map<string, number | string>) {
+  const dir = await tempDir();
+  const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [tableConnector(values)], restart: { initialMs: 20, maxMs: 20, maxRestarts: 2 } });
+  t.teardown(async () => {
+    await probe.stop();
+    await dir.remove();
+  });
+  await probe.put('devices', { id: 'a', address: '127.0.0.1', tags: { net: 'n1' } });
+  await probe.put('devices', { id: 'b', address: '127.0.0.1', tags: { net: 'n1' } });
+  await probe.put('indicators', { id: 'power', kind: 'atomic', source: { scheme: 'table', key: 'power' } });
+  await probe.put('indicators', { id: 'total', kind: 'calculated', formula: 'sum(power)' });
+  await probe.put('indicators', { id: 'double', kind: 'calculated', formula: 'power * 2' });
+  return probe;
+}
+
+t.test('runtime — a tick stores readings, per-device and rule-level formulas', async (t) => {
+  const values = new Map<string, number | string>([
+    ['a/power', 100],
+    ['b/power', 250],
+  ]);
+  const probe = await setup(t, values);
+  await probe.put('rules', { id: 'r', indicators: ['power', 'double', 'total'], targets: { tags: { net: 'n1' } }, period: '1h' });
+  await probe.tickNow('r');
+  const q = (indicator: string, device?: string) => probe.query({ indicator, ...(device ? { device } : {}), mode: 'records' });
+  t.same(
+    (q('power') as { records: { device?: string; datum: unknown }[] }).records.map((r) => [r.device, r.datum]).sort(),
+    [
+      ['a', 100],
+      ['b', 250],
+    ],
+  );
+  t.same((q('double', 'b') as { records: { datum: unknown }[] }).records.map((r) => r.datum), [500]);
+  t.same((q('total') as { records: { device?: string; datum: unknown }[] }).records.map((r) => [r.device, r.datum]), [[undefined, 350]]);
+  const st = probe.ruleStates().find((s) => s.rule === 'r')!;
+  t.equal(st.ticks, 1);
+  t.equal(st.errors, 0);
+});
+
+t.test('runtime — a device that does not answer is reported in its rule only', async (t) => {
+  const values = new Map<string, number | string>([['a/power', 100]]);
+  const probe = await setup(t, values);
+  await probe.put('rules', { id: 'both', indicators: ['power'], targets: { devices: ['a', 'b'] }, period: '1h' });
+  await probe.put('rules', { id: 'only-a', indicators: ['power'], targets: { devices: ['a'] }, period: '1h' });
+  await probe.tickNow('both');
+  await probe.tickNow('only-a');
+  const states = Object.fromEntries(probe.ruleStates().map((s) => [s.rule, s]));
+  t.equal(states.both!.errors, 1);
+  t.match(states.both!.lastError, /power@b: no answer from b/);
+  t.equal(states['only-a']!.errors, 0);
+  t.equal(states.both!.status, 'running');
+  const count = probe.query({ indicator: 'power', device: 'a', mode: 'count' });
+  t.same(count, { mode: 'count', count: 2 }, "a's value is stored by both rules");
+});
+
+t.test('runtime — a crashing rule is restarted with back-off, then failed; others keep ticking', async (t) => {
+  const values = new Map<string, number | string>([
+    ['a/power', Number.NaN], // a connector bug: the store refuses NaN, so the tick throws
+    ['b/power', 7],
+  ]);
+  const probe = await setup(t, values);
+  await probe.put('rules', { id: 'bad', indicators: ['power'], targets: { devices: ['a'] }, period: '50ms' });
+  await probe.put('rules', { id: 'good', indicators: ['power'], targets: { devices: ['b'] }, period: '50ms' });
+  const state = (id: string) => probe.ruleStates().find((s) => s.rule === id)!;
+  await waitUntil('bad rule failed', () => state('bad').status === 'failed', 10_000);
+  t.equal(state('bad').restarts, 2, 'restarted as often as the intensity limit allows');
+  t.match(state('bad').lastError, /NaN|finite|number/i, 'the crash is visible');
+  await waitUntil('good rule ticks', () => state('good').ticks >= 3, 10_000);
+  t.equal(state('good').status, 'running');
+  t.same(probe.query({ indicator: 'power', device: 'a', mode: 'count' }), { mode: 'count', count: 0 }, 'nothing of the bad batches is stored');
+  values.set('a/power', 1);
+  await probe.put('rules', { id: 'bad', indicators: ['power'], targets: { devices: ['a'] }, period: '50ms' });
+  await waitUntil('fixed rule ticks', () => state('bad').status === 'running' && probe.query({ indicator: 'power', device: 'a', mode: 'count' }).mode === 'count' && (probe.query({ indicator: 'power', device: 'a', mode: 'count' }) as { count: number }).count > 0, 10_000);
+  t.pass('replacing a failed rule runs it again');
+});
+
+t.test('runtime — bad configuration is refused with what is wrong, and changes nothing', async (t) => {
+  const probe = await setup(t, new Map());
+  await t.rejects(probe.put('indicators', { id: 'x', kind: 'calculated', formula: 'power * (' }), { name: 'UnprocessableError', message: /indicator 'x' formula/ });
+  await t.rejects(probe.put('indicators', { id: 'y', kind: 'calculated', formula: 'nosuch + 1' }), { name: 'UnprocessableError', message: /nosuch/ });
+  await t.rejects(probe.put('indicators', { id: 'z', kind: 'atomic', source: { scheme: 'table' } }), { name: 'UnprocessableError', message: /table parameters/ });
+  await t.rejects(probe.put('indicators', { id: 'w', kind: 'atomic', source: { scheme: 'carrier-pigeon' } }), { name: 'UnprocessableError', message: /no connector for scheme 'carrier-pigeon'/ });
+  await t.rejects(probe.put('rules', { id: 'r', indicators: ['ghost'], period: '10s' }), { name: 'UnprocessableError', message: /unknown indicator\(s\) ghost/ });
+  await t.rejects(probe.put('rules', { id: 'r', indicators: ['power'], period: 'soon' }), { name: 'ValidationError' });
+  t.same(
+    probe.list('indicators').map((i) => i.id).sort(),
+    ['double', 'power', 'total'],
+  );
+  t.same(probe.list('rules'), []);
+  await probe.put('rules', { id: 'r', indicators: ['power', 'total'], period: '1h' });
+  await t.rejects(probe.remove('indicators', 'power'), { name: 'ConflictError', message: /still used by rule 'r'/ });
+  t.ok(probe.list('indicators').some((i) => i.id === 'power'), 'still there');
+});
+
+t.test('runtime — decisions fire once, resolve once, and honour their hold time', async (t) => {
+  const values = new Map<string, number | string>([['a/power', 50]]);
+  const probe = await setup(t, values);
+  await probe.put('rules', {
+    id: 'hot',
+    indicators: ['power'],
+    targets: { devices: ['a'] },
+    period: '1h',
+    decisions: [{ id: 'over', when: 'power > 100', severity: 'critical', indicator: 'power', message: 'power {value} on {device}' }],
+  });
+  const seen: string[] = [];
+  probe.onAlert((a) => seen.push(`${a.state}:${a.device}:${a.value}`));
+  await probe.tickNow('hot');
+  values.set('a/power', 150);
+  await probe.tickNow('hot');
+  values.set('a/power', 160);
+  await probe.tickNow('hot');
+  values.set('a/power', 20);
+  await probe.tickNow('hot');
+  await probe.tickNow('hot');
+  t.same(seen, ['firing:a:150', 'resolved:a:20']);
+  const [firing] = probe.alerts({ state: 'firing' });
+  t.equal(firing?.message, 'power 150 on a');
+  t.equal(firing?.severity, 'critical');
+});
+
+t.test('runtime — configuration survives a restart', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const values = new Map<string, number | string>([['a/power', 5]]);
+  let probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [tableConnector(values)] });
+  await probe.put('devices', { id: 'a', address: '127.0.0.1' });
+  await probe.put('indicators', { id: 'power', kind: 'atomic', source: { scheme: 'table', key: 'power' } });
+  await probe.put('indicators', { id: 'twice', kind: 'calculated', formula: 'power * 2' });
+  await probe.put('rules', { id: 'r', indicators: ['power', 'twice'], targets: { devices: ['a'] }, period: '1h' });
+  await probe.setStatic('racks', 12);
+  await probe.tickNow('r');
+  await probe.stop();
+  probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [tableConnector(values)] });
+  t.teardown(() => probe.stop());
+  t.same(probe.list('rules').map((r) => r.id), ['r']);
+  t.same(probe.query({ indicator: 'twice', mode: 'sum' }), { mode: 'sum', value: 10, count: 1 });
+  t.same(probe.query({ indicator: 'racks', mode: 'records' }).mode, 'records');
+  t.equal(probe.get('indicators', 'racks').kind, 'static');
+});

@@ -1,0 +1,72 @@
+import type { Alert, AlertState, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema } from '@probemesh/model';
+
+/** The configuration collections a probe keeps, by their API names. */
+export const Kinds = { indicators: 'indicators', devices: 'devices', rules: 'rules' } as const;
+export type Kind = (typeof Kinds)[keyof typeof Kinds];
+
+/** The entity type of each collection. */
+export interface EntityOf {
+  indicators: Indicator;
+  devices: Device;
+  rules: Rule;
+}
+
+/** Who the probe is and what it runs. */
+export interface ProbeInfo {
+  id: string;
+  role: Role;
+  parent?: string;
+  version: string;
+  startedAt: number;
+  connectors: Array<{ scheme: string; summary: string; perDevice: boolean }>;
+  counts: { indicators: number; devices: number; rules: number; series: number; values: number };
+}
+
+/** Filters for listing alerts. */
+export interface AlertFilter {
+  state?: AlertState;
+  rule?: string;
+  device?: string;
+  since?: number;
+  limit?: number;
+}
+
+/** Self-metrics of a probe, for /metrics. */
+export interface ProbeMetrics {
+  ticks: number;
+  tickErrors: number;
+  valuesStored: number;
+  alertsFired: number;
+  storeBytes: number;
+  series: number;
+  rssBytes: number;
+  rules: RuleState[];
+  connectors: Record<string, Record<string, number>>;
+  /** The latest value of each series (numeric ones), bounded. */
+  latest: Array<{ indicator: string; device?: string; instance?: string; datum: Datum; ts: number }>;
+}
+
+/**
+ * What the HTTP API (and NATS query handler) needs from a running probe. Writes validate
+ * everything first (schema, connector parameters, expressions, references) and change nothing
+ * when they throw: ValidationError (400), NotFoundError (404), ConflictError (409),
+ * UnprocessableError (422).
+ */
+export interface ProbeService {
+  info(): ProbeInfo;
+  list<K extends Kind>(kind: K): EntityOf[K][];
+  get<K extends Kind>(kind: K, id: string): EntityOf[K];
+  /** Creates or replaces; resolves once durable and applied (effective from the next tick). */
+  put<K extends Kind>(kind: K, entity: unknown): Promise<{ created: boolean; entity: EntityOf[K] }>;
+  remove(kind: Kind, id: string): Promise<void>;
+  /** Sets the value of a static indicator (creating it when absent). */
+  setStatic(id: string, value: Datum): Promise<void>;
+  query(q: Query): QueryResult;
+  ruleStates(): RuleState[];
+  alerts(filter?: AlertFilter): Alert[];
+  /** Calls `fn` with every alert transition (firing, resolved) from now on; returns an unsubscribe. */
+  onAlert(fn: (a: Alert) => void): () => void;
+  metrics(): ProbeMetrics;
+  /** Schemas of each connector's indicator params and device settings, for docs. */
+  connectorSchemas(): Array<{ scheme: string; params: TSchema; deviceParams?: TSchema }>;
+}

@@ -10,7 +10,7 @@ if (!name || !all.includes(name)) {
   console.error(`usage: npm run bench -- <name> [--quick]\nbenchmarks: ${all.join(', ') || '(none yet)'}`);
   process.exit(2);
 }
-if (!existsSync('node_modules/.package-lock.json')) execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+if (!existsSync('node_modules/.package-lock.json')) execFileSync('npm', ['install', '--no-audit', '--no-fund'], { stdio: 'inherit' });
 execFileSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { stdio: ['ignore', 'ignore', 'inherit'] });
 const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `bench/${name}.ts`, ...rest], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config.js';
+import { demo } from './demo.js';
+import { runProbe } from './run.js';
+
+const usage = `probemesh — monitoring probes for data centers and industrial sites
+
+usage:
+  probemesh probe --config <file.yaml>   run one probe from a config file
+  probemesh demo [--port N] [--for S]    a probe on simulated devices (an snmpd UPS, an HTTP meter)
+
+Config reference: mesh-config/single-probe.yaml`;
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'probe': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
+      if (!values.config) throw new Error('probemesh probe needs --config <file>');
+      const running = await runProbe(await loadConfig(values.config));
+      untilSignal(() => running.stop());
+      return;
+    }
+    case 'demo': {
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, for: { type: 'string' } } });
+      const stop = await demo({
+        ...(values.port ? { port: Number(values.port) } : {}),
+        config: fileURLToPath(new URL('../../../mesh-config/single-probe.yaml', import.meta.url)),
+      });
+      if (values.for) setTimeout(() => void stop().then(() => process.exit(0)), Number(values.for) * 1000);
+      untilSignal(stop);
+      return;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      console.log(usage);
+      return;
+    default:
+      throw new Error(`unknown command '${cmd}'\n\n${usage}`);
+  }
+}
+
+/** Stops cleanly on Ctrl-C or SIGTERM. */
+function untilSignal(stop: () => Promise<void>): void {
+  const onSignal = (sig: string) => {
+    process.stderr.write(`\n${sig}: stopping …\n`);
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(`probemesh: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

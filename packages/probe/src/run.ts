@@ -1,0 +1,61 @@
+import { mkdir } from 'node:fs/promises';
+import type { Connector } from '@probemesh/core';
+import { durationMs, type ProbeConfig } from '@probemesh/model';
+import { Probe, type LogFn } from '@probemesh/runtime';
+import { createApi, serve } from '@probemesh/api';
+import { builtinConnectors } from './connectors.js';
+
+/** A probe with its HTTP API, as `probemesh probe` runs it. */
+export interface RunningProbe {
+  probe: Probe;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A logger that prints one line per event to stderr. */
+export const consoleLog: LogFn = (level, message, fields) => {
+  if (level === 'debug' && !process.env.PROBEMESH_DEBUG) return;
+  const extra = fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
+  process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} ${message}${extra}\n`);
+};
+
+/** Starts a probe from its config: store, connectors, rule actors, HTTP API. */
+export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connectors?: Connector[] } = {}): Promise<RunningProbe> {
+  const log = opts.log ?? consoleLog;
+  const dataDir = config.dataDir ?? `data/${config.id}`;
+  await mkdir(dataDir, { recursive: true });
+  const retention = config.retention
+    ? {
+        ...(config.retention.maxAge !== undefined ? { maxAgeMs: durationMs(config.retention.maxAge) } : {}),
+        ...(config.retention.maxBytes !== undefined ? { maxBytes: config.retention.maxBytes } : {}),
+      }
+    : undefined;
+  const probe = await Probe.start(
+    {
+      id: config.id,
+      ...(config.role ? { role: config.role } : {}),
+      ...(config.parent ? { parent: config.parent } : {}),
+      dataDir,
+      connectors: opts.connectors ?? (await builtinConnectors()),
+      ...(retention ? { retention } : {}),
+      log,
+    },
+    { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] },
+  );
+  try {
+    const app = createApi(probe, { tokens: config.tokens ?? [], ...(config.http?.bodyLimit ? { bodyLimit: config.http.bodyLimit } : {}) });
+    const server = await serve(app, { host: config.http?.host ?? '127.0.0.1', port: config.http?.port ?? 8080 });
+    log('info', `probe ${config.id} up: ${server.url} (data in ${dataDir})`);
+    return {
+      probe,
+      url: server.url,
+      async stop() {
+        await server.close();
+        await probe.stop();
+      },
+    };
+  } catch (err) {
+    await probe.stop();
+    throw err;
+  }
+}

@@ -224,7 +224,7 @@ export class Store {
   /** Rows of one series in [from, to), oldest first or newest first, at most `limit`. */
   private *rows(s: Series, from: number, to: number, reverse = false, limit?: number): Generator<[number, Datum]> {
     const range = reverse
-      ? this.values.getRange({ start: [s.id, to], end: [s.id, from], reverse: true, ...(limit ? { limit: limit + 1 } : {}) })
+      ? this.values.getRange({ start: [s.id, to], end: [s.id, from - 1], reverse: true, ...(limit ? { limit: limit + 1 } : {}) }) // end is exclusive: step past `from`
       : this.values.getRange({ start: [s.id, from], end: [s.id, to], ...(limit ? { limit } : {}) });
     let n = 0;
     for (const { key, value } of range) {
@@ -296,7 +296,7 @@ export class Store {
     }
     const out: Value[] = [];
     for (const s of list) for (const [ts, d] of this.rows(s, from, to, !!last, first ?? last)) out.push(this.toValue(s, ts, d));
-    out.sort((a, b) => a.ts - b.ts || a.indicator.localeCompare(b.indicator) || (a.device ?? '').localeCompare(b.device ?? ''));
+    out.sort((a, b) => a.ts - b.ts || a.indicator.localeCompare(b.indicator) || (a.device ?? '').localeCompare(b.device ?? '') || (a.instance ?? '').localeCompare(b.instance ?? '') || (a.rule ?? '').localeCompare(b.rule ?? ''));
     if (first) return out.slice(0, first);
     if (last) return out.slice(-last);
     return out;

@@ -115,8 +115,7 @@ export class RuleActor implements Worker {
       const acquired = await this.acquire(rule, targets, at, controller.signal, round, problems);
       if (stop.aborted) return;
       if (acquired.length) await store.append(acquired);
-      const calculated = this.calculate(rule, targets, at, round, problems);
-      if (calculated.length) await store.append(calculated);
+      const calculated = await this.calculate(rule, targets, at, round, problems);
       this.decide(rule, targets, at, round, problems);
       const stored = acquired.length + calculated.length;
       this.counters.valuesStored += stored;
@@ -218,9 +217,11 @@ export class RuleActor implements Worker {
   }
 
   /** Computes the rule's calculated indicators in the order listed: per device, or once for the rule. */
-  private calculate(rule: CompiledRule, targets: Device[], at: number, round: Map<string, Datum>, problems: string[]): Value[] {
+  private async calculate(rule: CompiledRule, targets: Device[], at: number, round: Map<string, Datum>, problems: string[]): Promise<Value[]> {
     const out: Value[] = [];
-    for (const id of rule.def.indicators) {
+    let stored = 0;
+    const formulas = rule.def.indicators.map((id) => this.ctx.catalog.indicators.get(id)?.formula);
+    for (const [i, id] of rule.def.indicators.entries()) {
       const ind = this.ctx.catalog.indicators.get(id);
       if (!ind?.formula) continue;
       const scopes: Array<string | undefined> = this.readsDevices(ind.formula) ? targets.map((d) => d.id) : [undefined];
@@ -240,7 +241,13 @@ export class RuleActor implements Worker {
           problems.push(`${where}: ${messageOf(err)}`);
         }
       }
+      // A later formula reading this one's history must see this round's value: store it first.
+      if (out.length > stored && formulas.slice(i + 1).some((f) => f?.refs.some((r) => r.form === 'window' && r.name === id))) {
+        await this.ctx.store.append(out.slice(stored));
+        stored = out.length;
+      }
     }
+    if (out.length > stored) await this.ctx.store.append(out.slice(stored));
     return out;
   }
 

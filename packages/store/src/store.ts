@@ -97,6 +97,7 @@ export class Store {
   private readonly configDb: Database<unknown, [string, string]>;
   private readonly seriesByKey = new Map<string, Series>();
   private readonly byId = new Map<number, Series>();
+  private readonly newest = new Map<number, number>();
   private nextId = 1;
   private closed = false;
   private readonly now: () => number;
@@ -143,43 +144,56 @@ export class Store {
     }
     if (values.length === 0) return;
     await this.root.transaction(() => {
-      const touched = new Map<string, Bucket | undefined>();
-      const bucketOf = (sid: number, level: number, start: number): Bucket => {
-        const k = `${sid}/${level}/${start}`;
-        let b = touched.get(k);
-        if (!b) {
-          b = this.rollups.get([sid, level, start]) ?? emptyBucket();
-          touched.set(k, b);
+      type Entry = { sid: number; level: number; start: number; b: Bucket; dirty: boolean };
+      const touched: Entry[] = [];
+      // Per series and level, the buckets this batch touched (a batch usually stays in a few).
+      const open = new Map<number, Map<number, Entry>[]>();
+      const bucketOf = (sid: number, level: number, start: number): Entry => {
+        let levels = open.get(sid);
+        if (!levels) open.set(sid, (levels = LEVELS.map(() => new Map<number, Entry>())));
+        let e = levels[level]!.get(start);
+        if (!e) {
+          e = { sid, level, start, b: this.rollups.get([sid, level, start]) ?? emptyBucket(), dirty: false };
+          levels[level]!.set(start, e);
+          touched.push(e);
         }
-        return b;
+        return e;
       };
-      const dirty = new Set<string>(); // buckets whose min/max must be recomputed after an overwrite
       for (const v of values) {
         const s = this.seriesFor(v);
-        const old = this.values.get([s.id, v.ts]);
-        for (const { level, size } of LEVELS) {
-          const start = Math.floor(v.ts / size) * size;
-          const b = bucketOf(s.id, level, start);
+        // Only a write at or before the newest timestamp can replace a value: skip the read otherwise.
+        const old = v.ts <= this.newestTs(s) ? this.values.get([s.id, v.ts]) : undefined;
+        if (v.ts > this.newest.get(s.id)!) this.newest.set(s.id, v.ts);
+        for (let level = 0; level < LEVELS.length; level++) {
+          const size = LEVELS[level]!.size;
+          const e = bucketOf(s.id, level, v.ts - (v.ts % size));
           if (old !== undefined) {
             if (typeof old === 'number') {
-              b[0]--;
-              b[1] -= old;
-              dirty.add(`${s.id}/${level}/${start}`);
-            } else b[6]--;
+              e.b[0]--;
+              e.b[1] -= old;
+              e.dirty = true; // the replaced value may have been the min or max
+            } else e.b[6]--;
           }
-          addToBucket(b, v.ts, v.datum);
+          addToBucket(e.b, v.ts, v.datum);
         }
         this.values.put([s.id, v.ts], v.datum);
       }
-      for (const [k, b] of touched) {
-        const [sid, level, start] = k.split('/').map(Number) as [number, number, number];
-        if (dirty.has(k)) {
-          // An overwritten value may have been the min or max: recompute from the rows.
-          const fresh = this.rawBucket(sid, start, start + LEVELS[level]!.size);
-          this.rollups.put([sid, level, start], fresh);
-        } else this.rollups.put([sid, level, start], b!);
+      for (const e of touched) {
+        const size = LEVELS[e.level]!.size;
+        this.rollups.put([e.sid, e.level, e.start], e.dirty ? this.rawBucket(e.sid, e.start, e.start + size) : e.b);
       }
     });
+  }
+
+  /** The newest timestamp of a series (read once, then kept up to date in memory). */
+  private newestTs(s: Series): number {
+    let n = this.newest.get(s.id);
+    if (n === undefined) {
+      n = -1;
+      for (const [ts] of this.rows(s, 0, MAX_TS, true, 1)) n = ts;
+      this.newest.set(s.id, n);
+    }
+    return n;
   }
 
   private seriesFor(v: Value): Series {

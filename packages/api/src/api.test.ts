@@ -1,0 +1,170 @@
+import t, { type Test } from 'tap';
+import { createServer } from 'node:http';
+import { httpConnector } from '@probemesh/connector-http';
+import { Probe } from '@probemesh/runtime';
+import { tempDir } from '@probemesh/testkit';
+import { createApi, serve } from './index.js';
+
+const ADMIN = 'admin-token-0123456789';
+const READ = 'read-token-0123456789ab';
+
+/** A real probe with the http connector reading a real local device, served over real HTTP. */
+async function setup(t: Test) {
+  const device = { temp: 20 };
+  const dev = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sensor: { temp: device.temp } })));
+  await new Promise<void>((r) => dev.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => dev.close(() => r())));
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [httpConnector] });
+  t.teardown(() => probe.stop());
+  const app = createApi(probe, {
+    tokens: [
+      { name: 'ops', role: 'admin', token: ADMIN },
+      { name: 'ro', role: 'read', token: READ },
+    ],
+    bodyLimit: 4096,
+    keepAliveMs: 200,
+  });
+  const server = await serve(app, { port: 0 });
+  t.teardown(() => server.close());
+  const call = async (method: string, path: string, body?: unknown, token: string | null = ADMIN, type = 'application/json') => {
+    const res = await fetch(server.url + path, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': type } : {}) },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  };
+  const devUrl = `http://127.0.0.1:${(dev.address() as { port: number }).port}`;
+  await call('PUT', '/devices/room', { address: '127.0.0.1', protocols: { http: { baseUrl: devUrl } } });
+  await call('PUT', '/indicators/temp', { kind: 'atomic', source: { scheme: 'http', path: '/', json: '$.sensor.temp' } });
+  return { probe, server, call, device };
+}
+
+t.test('api — CRUD round trips', async (t) => {
+  const { call } = await setup(t);
+  t.equal((await call('GET', '/devices/room')).body.address, '127.0.0.1');
+  const created = await call('POST', '/indicators', { id: 'double', kind: 'calculated', formula: 'temp * 2' });
+  t.equal(created.status, 201);
+  t.equal((await call('POST', '/indicators', { id: 'double', kind: 'calculated', formula: 'temp * 3' })).status, 409, 'POST of an existing id is a conflict');
+  t.equal((await call('PUT', '/indicators/double', { kind: 'calculated', formula: 'temp * 3' })).status, 200, 'PUT replaces');
+  t.equal((await call('GET', '/indicators/double')).body.formula, 'temp * 3');
+  t.same((await call('GET', '/indicators')).body.map((i: { id: string }) => i.id).sort(), ['double', 'temp']);
+  t.equal((await call('PUT', '/statics/racks', { value: 12 })).body.value, 12);
+  t.equal((await call('DELETE', '/indicators/double')).status, 204);
+  t.equal((await call('GET', '/indicators/double')).status, 404);
+  t.equal((await call('GET', '/gadgets')).status, 404);
+});
+
+t.test('api — tokens: none is 401, a read token cannot write (403)', async (t) => {
+  const { call } = await setup(t);
+  t.equal((await call('GET', '/indicators', undefined, null)).status, 401);
+  t.equal((await call('GET', '/indicators', undefined, 'wrong-token-0000000000')).status, 401);
+  t.equal((await call('GET', '/indicators', undefined, READ)).status, 200);
+  const w = await call('PUT', '/indicators/x', { kind: 'static', value: 1 }, READ);
+  t.equal(w.status, 403);
+  t.match(w.body.error.message, /admin/);
+  t.equal((await call('GET', '/health', undefined, null)).status, 200, '/health is open');
+});
+
+t.test('api — bad input is refused with what is wrong, and changes nothing', async (t) => {
+  const { call } = await setup(t);
+  const before = (await call('GET', '/indicators')).body;
+  const malformed = await call('PUT', '/indicators/x', '{"kind": ', ADMIN);
+  t.equal(malformed.status, 400);
+  t.equal(malformed.body.error.code, 'malformed-json');
+  const unknown = await call('PUT', '/indicators/x', { kind: 'static', value: 1, colour: 'red' });
+  t.equal(unknown.status, 400);
+  t.ok(unknown.body.error.issues.some((i: { path: string }) => i.path === '/colour'), 'names the unknown field');
+  const formula = await call('PUT', '/indicators/x', { kind: 'calculated', formula: 'temp * (' });
+  t.equal(formula.status, 422);
+  t.match(formula.body.error.message, /expected|unexpected/);
+  t.equal((await call('PUT', '/indicators/x', { id: 'y', kind: 'static', value: 1 })).status, 400, 'id in the body must match the path');
+  t.equal((await call('PUT', '/indicators/x', 'value=1', ADMIN, 'text/plain')).status, 415);
+  t.equal((await call('PUT', '/indicators/x', { kind: 'static', value: 'x'.repeat(5000) })).status, 413);
+  t.equal((await call('DELETE', '/indicators/temp')).status, 204, 'an unused indicator can go');
+  await call('PUT', '/indicators/temp', { kind: 'atomic', source: { scheme: 'http', path: '/', json: '$.sensor.temp' } });
+  await call('PUT', '/rules/r', { indicators: ['temp'], targets: { devices: ['room'] }, period: '1h' });
+  t.equal((await call('DELETE', '/indicators/temp')).status, 409, 'one a rule uses cannot');
+  t.equal((await call('GET', '/query?mode=average')).status, 400);
+  t.equal((await call('GET', '/query?from=yesterday')).status, 400);
+  t.equal((await call('GET', '/query?colour=red')).status, 400, 'unknown query parameters are errors');
+  t.same((await call('GET', '/indicators')).body.map((i: { id: string }) => i.id), before.map((i: { id: string }) => i.id));
+});
+
+t.test('api — every query mode, by query string and by body; live reconfiguration', async (t) => {
+  const { probe, call, device } = await setup(t);
+  await call('PUT', '/rules/r', { indicators: ['temp'], targets: { devices: ['room'] }, period: '1h' });
+  for (const v of [20, 25, 30]) {
+    device.temp = v;
+    await probe.tickNow('r');
+  }
+  t.same((await call('GET', '/query?indicator=temp&mode=mean', undefined, READ)).body, { mode: 'mean', value: 25, count: 3 });
+  t.same((await call('GET', '/query?indicator=temp&mode=sum')).body, { mode: 'sum', value: 75, count: 3 });
+  t.same((await call('GET', '/query?indicator=temp&mode=count')).body, { mode: 'count', count: 3 });
+  t.equal((await call('GET', '/query?indicator=temp&mode=max')).body.record.datum, 30);
+  t.equal((await call('GET', '/query?indicator=temp&mode=min')).body.record.datum, 20);
+  t.same((await call('GET', '/query?indicator=temp&last=2')).body.records.map((r: { datum: number }) => r.datum), [25, 30]);
+  t.same((await call('POST', '/query', { indicator: 'temp', first: 1 })).body.records.map((r: { datum: number }) => r.datum), [20]);
+  t.same((await call('GET', '/query?device=room&rule=r&mode=count&from=0&to=2100-01-01T00:00:00Z')).body, { mode: 'count', count: 3 });
+  // A transform added live applies from the next tick on.
+  await call('PUT', '/indicators/temp', { kind: 'atomic', source: { scheme: 'http', path: '/', json: '$.sensor.temp' }, transform: 'value * 10' });
+  await probe.tickNow('r');
+  t.same((await call('GET', '/query?indicator=temp&last=1')).body.records[0].datum, 300);
+  t.equal((await call('GET', '/rules/states')).body[0].ticks, 4);
+});
+
+t.test('api — the SSE stream delivers a firing then a resolved alert, once each', async (t) => {
+  const { probe, call, device, server } = await setup(t);
+  await call('PUT', '/rules/hot', { indicators: ['temp'], targets: { devices: ['room'] }, period: '1h', decisions: [{ id: 'too-hot', when: 'temp > 30', severity: 'critical', indicator: 'temp' }] });
+  const controller = new AbortController();
+  const res = await fetch(`${server.url}/alerts/stream?token=${READ}`, { signal: controller.signal });
+  t.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  const events: Array<{ state: string; value: number }> = [];
+  let buf = '';
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      buf += new TextDecoder().decode(value);
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const chunk = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (/^event: alert$/m.test(chunk)) events.push(JSON.parse(/^data: (.*)$/m.exec(chunk)![1]!));
+      }
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 100));
+  for (const v of [25, 35, 36, 37, 20, 21]) {
+    device.temp = v;
+    await probe.tickNow('hot');
+  }
+  await new Promise((r) => setTimeout(r, 400)); // past a keep-alive, which must not count as an event
+  controller.abort();
+  await pump;
+  t.same(
+    events.map((e) => `${e.state}:${e.value}`),
+    ['firing:35', 'resolved:20'],
+  );
+  t.same((await call('GET', '/alerts?state=firing')).body.length, 1);
+});
+
+t.test('api — /metrics in Prometheus text and /openapi.json from the schemas', async (t) => {
+  const { probe, call } = await setup(t);
+  await call('PUT', '/rules/r', { indicators: ['temp'], targets: { devices: ['room'] }, period: '1h' });
+  await probe.tickNow('r');
+  const m = await call('GET', '/metrics', undefined, READ);
+  t.equal(m.status, 200);
+  t.match(m.body, /^# TYPE probemesh_ticks_total counter$/m);
+  t.match(m.body, /^probemesh_ticks_total\{probe="p1",rule="r"\} 1$/m);
+  t.match(m.body, /^probemesh_value\{probe="p1",indicator="temp",device="room"\} 20$/m);
+  const o = await call('GET', '/openapi.json', undefined, null);
+  t.equal(o.body.openapi, '3.1.0');
+  for (const p of ['/query', '/indicators', '/indicators/{id}', '/rules/states', '/alerts/stream', '/metrics']) t.ok(o.body.paths[p], `documents ${p}`);
+  t.ok(o.body.components.schemas.Source_http, 'documents the http connector parameters');
+  t.ok(o.body.components.schemas.Indicator.anyOf, 'the indicator schema is the one that validates');
+});

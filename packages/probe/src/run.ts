@@ -3,6 +3,7 @@ import type { Connector } from '@probemesh/core';
 import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type LogFn } from '@probemesh/runtime';
 import { createApi, serve } from '@probemesh/api';
+import { MeshNode } from '@probemesh/mesh';
 import { builtinConnectors } from './connectors.js';
 
 /** A probe with its HTTP API, as `probemesh probe` runs it. */
@@ -42,19 +43,41 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
     },
     { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] },
   );
+  let mesh: MeshNode | undefined;
   try {
-    const app = createApi(probe, { tokens: config.tokens ?? [], ...(config.http?.bodyLimit ? { bodyLimit: config.http.bodyLimit } : {}) });
-    const server = await serve(app, { host: config.http?.host ?? '127.0.0.1', port: config.http?.port ?? 8080 });
+    const host = config.http?.host ?? '127.0.0.1';
+    if (config.nats) {
+      mesh = await MeshNode.start(
+        {
+          id: config.id,
+          role: config.role ?? 'standalone',
+          ...(config.parent ? { parent: config.parent } : {}),
+          nats: config.nats,
+          log: (level, message) => log(level, `[mesh] ${message}`),
+        },
+        probe,
+      );
+      log('info', `joined the mesh at ${config.nats.servers.join(', ')}; alerts on pm.alert.*.${config.id}.>`);
+    }
+    const m = mesh;
+    const app = createApi(probe, {
+      tokens: config.tokens ?? [],
+      ...(config.http?.bodyLimit ? { bodyLimit: config.http.bodyLimit } : {}),
+      ...(m ? { forward: (id, q) => m.forward(id, q), mesh: () => m.membership() } : {}),
+    });
+    const server = await serve(app, { host, port: config.http?.port ?? 8080 });
     log('info', `probe ${config.id} up: ${server.url} (data in ${dataDir})`);
     return {
       probe,
       url: server.url,
       async stop() {
         await server.close();
+        await m?.stop();
         await probe.stop();
       },
     };
   } catch (err) {
+    await mesh?.stop();
     await probe.stop();
     throw err;
   }

@@ -1,0 +1,90 @@
+import t, { type Test } from 'tap';
+import { createServer } from 'node:http';
+import { connect } from '@nats-io/transport-node';
+import { httpConnector } from '@probemesh/connector-http';
+import { Probe } from '@probemesh/runtime';
+import { startNats, tempDir, waitUntil } from '@probemesh/testkit';
+import { MeshNode } from './index.js';
+
+/** A real probe reading a real local HTTP device whose temperature the test sets. */
+async function probeWithDevice(t: Test, id: string) {
+  const device = { temp: 20 };
+  const dev = createServer((_q, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ temp: device.temp })));
+  await new Promise<void>((r) => dev.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => dev.close(() => r())));
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const probe = await Probe.start(
+    { id, dataDir: dir.path, connectors: [httpConnector] },
+    {
+      devices: [{ id: 'room', address: '127.0.0.1', protocols: { http: { baseUrl: `http://127.0.0.1:${(dev.address() as { port: number }).port}` } } }],
+      indicators: [{ id: 'temp', kind: 'atomic', source: { scheme: 'http', path: '/', json: '$.temp' } }],
+      rules: [{ id: 'hot', indicators: ['temp'], targets: { devices: ['room'] }, period: '1h', decisions: [{ id: 'over', when: 'temp > 30', severity: 'critical', indicator: 'temp' }] }],
+    },
+  );
+  t.teardown(() => probe.stop());
+  return { probe, device };
+}
+
+t.test('mesh — an alert reaches a plain NATS subscriber once; queries reach another probe', async (t) => {
+  const server = await startNats();
+  t.teardown(() => server.remove());
+  const a = await probeWithDevice(t, 'site-a');
+  const b = await probeWithDevice(t, 'site-b');
+  const nodeA = await MeshNode.start({ id: 'site-a', role: 'delegated', parent: 'top', level: 1, nats: { servers: [server.url] }, heartbeatMs: 200 }, a.probe);
+  t.teardown(() => nodeA.stop());
+  const nodeB = await MeshNode.start({ id: 'site-b', role: 'coordinator', level: 0, nats: { servers: [server.url] }, heartbeatMs: 200 }, b.probe);
+  t.teardown(() => nodeB.stop());
+
+  const operator = await connect({ servers: server.url });
+  t.teardown(() => operator.close());
+  const seen: string[] = [];
+  const sub = operator.subscribe('pm.alert.>', { callback: (_e, m) => seen.push(`${m.subject} ${(m.json() as { state: string }).state}`) });
+  await operator.flush();
+
+  for (const v of [25, 35, 36, 20]) {
+    a.device.temp = v;
+    await a.probe.tickNow('hot');
+  }
+  await waitUntil('two alert transitions', () => seen.length >= 2, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  sub.unsubscribe();
+  t.same(seen, ['pm.alert.critical.site-a.hot firing', 'pm.alert.critical.site-a.hot resolved'], 'firing and resolved, once each, on the contract subject');
+  t.equal(nodeA.published, 2);
+
+  const r = await nodeB.forward('site-a', { indicator: 'temp', mode: 'mean' });
+  t.same(r, { mode: 'mean', value: 29, count: 4 }, 'site-b asked site-a over pm.query.site-a');
+  await t.rejects(nodeB.forward('site-a', { indicator: 'temp', mode: 'mean', colour: 'red' } as never), { name: 'ValidationError' }, 'a bad query is refused by the probe that got it');
+  await t.rejects(nodeB.forward('nobody', { mode: 'count' }, 1000), /no probe answers|timed out/, 'a gone probe is a clear error');
+
+  await waitUntil('membership', () => nodeB.membership().length === 2, 5000);
+  const [ma] = nodeB.membership();
+  t.equal(ma?.probe, 'site-a');
+  t.equal(ma?.parent, 'top');
+  t.equal(ma?.rules[0]?.rule, 'hot');
+});
+
+t.test('mesh — alerts raised while NATS is down are delivered when it returns, none twice', async (t) => {
+  const server = await startNats();
+  t.teardown(() => server.remove());
+  const a = await probeWithDevice(t, 'site-a');
+  const node = await MeshNode.start({ id: 'site-a', role: 'delegated', nats: { servers: [server.url] } }, a.probe);
+  t.teardown(() => node.stop());
+  await server.stop();
+  for (const v of [35, 20, 40]) {
+    a.device.temp = v;
+    await a.probe.tickNow('hot');
+  }
+  t.equal(a.probe.ruleStates()[0]?.errors, 0, 'the probe kept measuring');
+  await new Promise((r) => setTimeout(r, 500));
+  t.ok(node.pending >= 1, `alerts wait in the outbox (${node.pending})`);
+  const again = await server.restart();
+  t.teardown(() => again.remove());
+  await waitUntil('outbox drained', () => node.pending === 0, 20_000);
+  const nc = await connect({ servers: again.url });
+  t.teardown(() => nc.close());
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info('PM_ALERTS');
+  t.equal(info.state.messages, 3, 'PM_ALERTS holds firing, resolved, firing: each once');
+});

@@ -1,0 +1,216 @@
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { backoffDelay, messageOf } from '@probemesh/core';
+import { Heartbeat, Query, QueryResult, check, fits, streams, subjects, type Alert, type NatsOptions, type Role } from '@probemesh/model';
+import type { ProbeService } from '@probemesh/runtime';
+
+/** How a probe joins the mesh. */
+export interface MeshOptions {
+  id: string;
+  role: Role;
+  parent?: string;
+  level?: number;
+  version?: string;
+  /** URL of this probe's HTTP API, announced in heartbeats. */
+  http?: string;
+  nats: NatsOptions;
+  heartbeatMs?: number;
+  /** Limits of the streams this probe creates when they are missing. */
+  streamMaxAgeMs?: number;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/** A probe another probe heard from. */
+export interface Member extends Heartbeat {
+  lastSeen: number;
+  stale: boolean;
+}
+
+/** A query answer or a structured error, as it travels on `pm.query.<probe>`. */
+type Reply = { ok: true; result: QueryResult } | { ok: false; error: { name: string; message: string } };
+
+const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+/**
+ * A probe's presence on NATS: it publishes its alerts to `pm.alert.<severity>.<probe>.<rule>`
+ * through JetStream (deduplicated by message id, queued while NATS is away), sends heartbeats,
+ * keeps the membership table from others' heartbeats, answers `pm.query.<probe>`, and forwards
+ * queries to other probes.
+ */
+export class MeshNode {
+  private readonly members = new Map<string, Member>();
+  private readonly outbox: Array<{ subject: string; msgID: string; data: Uint8Array }> = [];
+  private readonly subs: Subscription[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private draining?: Promise<void>;
+  private attempts = 0;
+  private stopped = false;
+  private offAlert?: () => void;
+  private readonly js: JetStreamClient;
+  /** Alerts published and acknowledged by JetStream. */
+  published = 0;
+
+  private constructor(
+    private readonly opts: MeshOptions,
+    private readonly service: ProbeService,
+    readonly nc: NatsConnection,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Connects (retrying forever in the background once connected), ensures the streams, starts serving. */
+  static async start(opts: MeshOptions, service: ProbeService): Promise<MeshNode> {
+    const n = opts.nats;
+    const nc = await connect({
+      servers: n.servers,
+      name: `probemesh-${opts.id}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      ...(n.user ? { user: n.user, pass: n.pass ?? '' } : {}),
+      ...(n.token ? { token: n.token } : {}),
+    });
+    const node = new MeshNode(opts, service, nc);
+    await node.ensureStreams();
+    node.serve();
+    return node;
+  }
+
+  private async ensureStreams(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    const maxAgeNs = (this.opts.streamMaxAgeMs ?? 7 * 86_400_000) * 1e6;
+    for (const [name, subject] of [
+      [streams.alerts, subjects.alerts],
+      [streams.partials, 'pm.partial.>'],
+    ] as const) {
+      try {
+        await jsm.streams.info(name);
+      } catch {
+        await jsm.streams.add({ name, subjects: [subject], max_age: maxAgeNs, duplicate_window: 120e9 });
+      }
+    }
+  }
+
+  private serve(): void {
+    const { id } = this.opts;
+    this.offAlert = this.service.onAlert((a) => this.enqueueAlert(a));
+    this.subs.push(
+      this.nc.subscribe(subjects.query(id), {
+        callback: (err, msg) => {
+          if (err) return;
+          let reply: Reply;
+          try {
+            reply = { ok: true, result: this.service.query(check(Query, msg.json(), 'query')) };
+          } catch (e) {
+            reply = { ok: false, error: { name: (e as Error).name ?? 'Error', message: messageOf(e) } };
+          }
+          msg.respond(enc(reply));
+        },
+      }),
+      this.nc.subscribe(subjects.heartbeats, {
+        callback: (err, msg) => {
+          if (err) return;
+          let hb: unknown;
+          try {
+            hb = msg.json();
+          } catch {
+            return; // not JSON: dropped
+          }
+          if (!fits(Heartbeat, hb)) return;
+          this.members.set(hb.probe, { ...hb, lastSeen: Date.now(), stale: false });
+        },
+      }),
+    );
+    const every = this.opts.heartbeatMs ?? 5000;
+    this.beat();
+    const t = setInterval(() => this.beat(), every);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private beat(): void {
+    if (this.stopped || this.nc.isClosed()) return;
+    const m = this.service.metrics();
+    const hb: Heartbeat = {
+      probe: this.opts.id,
+      role: this.opts.role,
+      ...(this.opts.parent ? { parent: this.opts.parent } : {}),
+      level: this.opts.level ?? 0,
+      version: this.opts.version ?? '0.1.0',
+      ...(this.opts.http ? { http: this.opts.http } : {}),
+      ts: Date.now(),
+      rules: m.rules,
+      load: { rssMiB: Math.round(m.rssBytes / 2 ** 20), valuesPerS: 0, series: m.series },
+    };
+    this.nc.publish(subjects.heartbeat(this.opts.id), enc(hb));
+  }
+
+  /** Queues an alert transition; the id makes a redelivery after a lost ack a duplicate JetStream drops. */
+  private enqueueAlert(a: Alert): void {
+    this.outbox.push({ subject: subjects.alert(a.severity, a.probe, a.rule), msgID: `${a.id}.${a.state}.${a.ts}`, data: enc(a) });
+    this.drain();
+  }
+
+  /** Publishes the outbox in order; on failure retries later with back-off, keeping order. */
+  private drain(): void {
+    if (this.draining || this.stopped) return;
+    this.draining = (async () => {
+      while (this.outbox.length && !this.stopped) {
+        const item = this.outbox[0]!;
+        try {
+          await this.js.publish(item.subject, item.data, { msgID: item.msgID, timeout: 5000 });
+          this.outbox.shift();
+          this.published++;
+          this.attempts = 0;
+        } catch (err) {
+          const wait = backoffDelay(this.attempts++, { initialMs: 250, maxMs: 10_000, factor: 2, jitter: 0.2 });
+          this.opts.log?.('warn', `alert not delivered yet (${messageOf(err)}); ${this.outbox.length} queued, retrying in ${wait} ms`);
+          await new Promise((r) => setTimeout(r, wait).unref());
+        }
+      }
+    })().finally(() => {
+      this.draining = undefined;
+      if (this.outbox.length && !this.stopped) this.drain();
+    });
+  }
+
+  /** Alert transitions not yet acknowledged by JetStream. */
+  get pending(): number {
+    return this.outbox.length;
+  }
+
+  /** The probes heard from, with those silent for three heartbeats marked stale. */
+  membership(): Member[] {
+    const staleAfter = 3 * (this.opts.heartbeatMs ?? 5000);
+    const now = Date.now();
+    return [...this.members.values()].map((m) => ({ ...m, stale: now - m.lastSeen > staleAfter })).sort((a, b) => a.probe.localeCompare(b.probe));
+  }
+
+  /** Asks another probe over `pm.query.<probe>`; a clear error when it is gone or slow. */
+  async forward(probe: string, query: Query, timeoutMs = 5000): Promise<QueryResult> {
+    let msg;
+    try {
+      msg = await this.nc.request(subjects.query(probe), enc(query), { timeout: timeoutMs });
+    } catch (err) {
+      const e = err as Error & { cause?: Error };
+      const why = /no responders/i.test(`${e.message} ${e.cause?.message ?? ''} ${e.cause?.name ?? ''}`) ? 'no probe answers on the mesh (gone or unknown id)' : /timeout/i.test(`${e.message} ${e.name}`) ? `timed out after ${timeoutMs} ms` : messageOf(err);
+      throw new Error(why, { cause: err });
+    }
+    const reply = msg.json() as Reply;
+    if (reply.ok) return check(QueryResult, reply.result, `answer of probe ${probe}`);
+    const e = new Error(reply.error.message);
+    e.name = reply.error.name;
+    throw e;
+  }
+
+  /** Publishes what is queued (bounded wait), then leaves the mesh. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    const until = Date.now() + 2000;
+    while (this.outbox.length && Date.now() < until && !this.nc.isClosed()) await new Promise((r) => setTimeout(r, 50));
+    this.stopped = true;
+    this.offAlert?.();
+    for (const t of this.timers) clearInterval(t);
+    for (const s of this.subs) s.unsubscribe();
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}

@@ -1,0 +1,40 @@
+import t from 'tap';
+import { runProbe } from '@probemesh/probe';
+import { startNats, tempDir, waitUntil } from '@probemesh/testkit';
+
+const TOKEN = 'mesh-test-read-token-01';
+
+t.test('mesh over HTTP — any probe answers for another (?probe=), and /mesh lists the probes', async (t) => {
+  const nats = await startNats();
+  t.teardown(() => nats.remove());
+  const dirs = await Promise.all([tempDir(), tempDir()]);
+  t.teardown(() => Promise.all(dirs.map((d) => d.remove())));
+  const quiet = () => undefined;
+  const common = { tokens: [{ name: 'ro', role: 'read' as const, token: TOKEN }], nats: { servers: [nats.url] }, http: { port: 0 } };
+  const top = await runProbe({ id: 'top', role: 'coordinator', dataDir: dirs[0]!.path, ...common }, { log: quiet, connectors: [] });
+  t.teardown(() => top.stop());
+  const leaf = await runProbe(
+    { id: 'leaf', role: 'delegated', parent: 'top', dataDir: dirs[1]!.path, ...common, indicators: [{ id: 'racks', kind: 'static', value: 12 }] },
+    { log: quiet, connectors: [] },
+  );
+  t.teardown(() => leaf.stop());
+  const get = async (url: string) => {
+    const r = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  const r = await get(`${top.url}/query?probe=leaf&indicator=racks&last=1`);
+  t.equal(r.status, 200);
+  t.equal((r.body.records as Array<{ datum: number }>)[0]?.datum, 12, 'the leaf’s static value, asked at the top');
+  const gone = await get(`${top.url}/query?probe=ghost&mode=count`);
+  t.ok(gone.status === 502 || gone.status === 504, `a gone probe is a 502/504 (${gone.status})`);
+  t.match((gone.body.error as { message: string }).message, /ghost/);
+  await waitUntil('membership', async () => ((await get(`${top.url}/mesh`)).body as unknown as unknown[]).length === 2, 15_000);
+  const members = (await get(`${top.url}/mesh`)).body as unknown as Array<{ probe: string; role: string; parent?: string }>;
+  t.same(
+    members.map((m) => [m.probe, m.role, m.parent]),
+    [
+      ['leaf', 'delegated', 'top'],
+      ['top', 'coordinator', undefined],
+    ],
+  );
+});

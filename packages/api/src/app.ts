@@ -7,6 +7,7 @@ import { Kinds, type Kind, type ProbeService } from '@probemesh/runtime';
 import { HttpError, errorResponse } from './errors.js';
 import { prometheusText } from './metrics.js';
 import { openApi } from './openapi.js';
+import { livePage } from './page.js';
 
 export interface ApiOptions {
   tokens: readonly Token[];
@@ -102,6 +103,7 @@ export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
     }),
   );
 
+  app.get('/', (c) => c.html(livePage));
   app.get('/health', (c) => c.json({ ok: true, probe: service.info().id }));
   app.get('/openapi.json', (c) => c.json(openApi(service)));
   app.get('/info', read, (c) => c.json(service.info()));

@@ -9,6 +9,7 @@ import snmp from 'net-snmp';
 import type { ConnectorSession, ReadRequest, Reading } from '@probemesh/core';
 import { systemClock } from '@probemesh/core';
 import type { Device, Value } from '@probemesh/model';
+import { Probe } from '@probemesh/runtime';
 import { snmpConnector } from '@probemesh/connector-snmp';
 import { freeTcpPort, startSnmpd, tempDir, waitUntil } from '@probemesh/testkit';
 
@@ -75,12 +76,19 @@ try {
   };
 
   // --- poll_store_ms: one OID, request (+ store) per poll, against a bare session.get -----------
-  const scalar = req({ oid: SCALAR });
-  const probePoll = async () => {
-    const [r] = await session.read([scalar], tick);
-    const values = toValues(r!);
-    if (store) await store.append(values);
-  };
+  // Through the whole probe path: a rule actor's tick (acquire, filter, store, formulas, decisions).
+  const probeDir = await tempDir('probemesh-bench-snmp-probe-');
+  const probe = await Probe.start(
+    { id: 'bench', dataDir: probeDir.path, connectors: [snmpConnector] },
+    {
+      devices: [device],
+      indicators: [{ id: 'bench', kind: 'atomic', source: { scheme: 'snmp', oid: SCALAR } }],
+      rules: [{ id: 'bench', indicators: ['bench'], targets: { devices: ['agent'] }, period: '1h' }],
+    },
+  );
+  cleanups.unshift(() => probeDir.remove());
+  cleanups.unshift(() => probe.stop());
+  const probePoll = () => probe.tickNow('bench');
   const barePoll = () =>
     new Promise<void>((resolve, reject) => bare.get([SCALAR], (err, vbs) => (err ? reject(err) : vbs[0]?.value === 42 ? resolve() : reject(new Error('bad value')))));
   for (let i = 0; i < 200; i++) {
@@ -113,7 +121,7 @@ try {
     baseline_p50: round(b.p50),
     ratio: round(p.mean / b.mean, 3),
     polls: POLLS,
-    store: store ? 'lmdb' : 'absent (connector only)',
+    probe_is: 'a rule tick of a running probe: snmp GET, store (durable commit), decisions',
     baseline_is: 'net-snmp session.get of the same OID',
   });
 

@@ -33,7 +33,7 @@ t.test('browser — the live page shows an alert firing, then resolved, in a rea
   t.teardown(() => browser.close());
   const page = await browser.newPage();
   await page.goto(`${api.url}/#token=${TOKEN}`);
-  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('live'), undefined, { timeout: 15_000 });
+  await page.waitForFunction("document.getElementById('status')?.textContent?.startsWith('live')", undefined, { timeout: 15_000 });
   t.equal(await page.textContent('#probe'), 'lab', 'the page names the probe');
   device.temp = 35;
   await probe.tickNow('hot');

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { ManualClock, systemClock } from '@probemesh/core';
@@ -7,7 +7,7 @@ import { builtinConnectors, UPS_OUTPUT_POWER_OID } from '@probemesh/probe';
 import { startSnmpd, tempDir } from '@probemesh/testkit';
 
 /** A facility meter over real HTTP whose reading the test sets. */
-async function meter(t: Tap, kw: { value: number }) {
+async function meter(t: Test, kw: { value: number }) {
   const server = createServer((req, res) => {
     if (req.url !== '/power') return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ facility: { power_kw: kw.value } }));
@@ -16,8 +16,6 @@ async function meter(t: Tap, kw: { value: number }) {
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
-
-type Tap = typeof t;
 
 const site = (snmpPort: number, meterUrl: string) => ({
   devices: [

@@ -39,7 +39,7 @@ t.test('mesh — an alert reaches a plain NATS subscriber once; queries reach an
   const operator = await connect({ servers: server.url });
   t.teardown(() => operator.close());
   const seen: string[] = [];
-  const sub = operator.subscribe('pm.alert.>', { callback: (_e, m) => seen.push(`${m.subject} ${(m.json() as { state: string }).state}`) });
+  const sub = operator.subscribe('pm.alert.>', { callback: (_e, m) => void seen.push(`${m.subject} ${(m.json() as { state: string }).state}`) });
   await operator.flush();
 
   for (const v of [25, 35, 36, 20]) {

@@ -12,9 +12,11 @@ const meta = {
  * Where an atomic indicator comes from: a connector scheme and that connector's parameters.
  * The parameters are checked against the connector's own schema when the indicator is saved.
  */
-export const Source = Type.Object(
-  { scheme: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'connector scheme: snmp, http, icmp, pcap …' }) },
-  { additionalProperties: true },
+export const Source = Type.Unsafe<{ scheme: string } & Record<string, unknown>>(
+  Type.Object(
+    { scheme: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'connector scheme: snmp, http, icmp, pcap …' }) },
+    { additionalProperties: true },
+  ),
 );
 export type Source = Static<typeof Source>;
 

@@ -1,24 +1,22 @@
 import t from 'tap';
-import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
 import { createApi, serve } from '@probemesh/api';
 import { httpConnector } from '@probemesh/connector-http';
 import { Probe } from '@probemesh/runtime';
-import { tempDir } from '@probemesh/testkit';
+import { startJsonDevice, tempDir } from '@probemesh/testkit';
 
 const TOKEN = 'browser-read-token-0001';
 
 t.test('browser — the live page shows an alert firing, then resolved, in a real Chromium', async (t) => {
   const device = { temp: 20 };
-  const dev = createServer((_q, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ temp: device.temp })));
-  await new Promise<void>((r) => dev.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => dev.close(() => r())));
+  const dev = await startJsonDevice(() => ({ temp: device.temp }));
+  t.teardown(() => dev.stop());
   const dir = await tempDir();
   t.teardown(() => dir.remove());
   const probe = await Probe.start(
     { id: 'lab', dataDir: dir.path, connectors: [httpConnector] },
     {
-      devices: [{ id: 'room', address: '127.0.0.1', protocols: { http: { baseUrl: `http://127.0.0.1:${(dev.address() as { port: number }).port}` } } }],
+      devices: [{ id: 'room', address: '127.0.0.1', protocols: { http: { baseUrl: dev.url } } }],
       indicators: [{ id: 'temp', kind: 'atomic', source: { scheme: 'http', path: '/', json: '$.temp' } }],
       rules: [{ id: 'hot', indicators: ['temp'], targets: { devices: ['room'] }, period: '1h', decisions: [{ id: 'over', when: 'temp > 30', severity: 'critical', indicator: 'temp', message: 'room at {value} °C' }] }],
     },

@@ -1,20 +1,22 @@
 import t, { type Test } from 'tap';
-import { createServer } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { ManualClock, systemClock } from '@probemesh/core';
 import { Probe } from '@probemesh/runtime';
 import { builtinConnectors, UPS_OUTPUT_POWER_OID } from '@probemesh/probe';
-import { startSnmpd, tempDir } from '@probemesh/testkit';
+import { startJsonDevice, startSnmpd, tempDir } from '@probemesh/testkit';
 
-/** A facility meter over real HTTP whose reading the test sets. */
-async function meter(t: Test, kw: { value: number }) {
-  const server = createServer((req, res) => {
-    if (req.url !== '/power') return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ facility: { power_kw: kw.value } }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+/** A real UPS (snmpd answering upsOutputPower), a real HTTP facility meter, and a probe on them. */
+async function setup(t: Test, itPowerW: number, kw: { value: number }) {
+  const ups = await startSnmpd({ overrides: [{ oid: UPS_OUTPUT_POWER_OID, type: 'integer', value: itPowerW }] });
+  t.teardown(() => ups.stop());
+  const meter = await startJsonDevice((path) => (path === '/power' ? { facility: { power_kw: kw.value } } : undefined));
+  t.teardown(() => meter.stop());
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const clock = new ManualClock(1_700_000_000_000);
+  const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: await builtinConnectors(), clock }, site(ups.port, meter.url) as never);
+  t.teardown(() => probe.stop());
+  return { probe, clock };
 }
 
 const site = (snmpPort: number, meterUrl: string) => ({
@@ -43,15 +45,8 @@ const site = (snmpPort: number, meterUrl: string) => ({
 });
 
 t.test('single probe — SNMP and HTTP readings, PUE, DCiE and means to the digit', async (t) => {
-  const ups = await startSnmpd({ overrides: [{ oid: UPS_OUTPUT_POWER_OID, type: 'integer', value: 15000 }] });
-  t.teardown(() => ups.stop());
   const kw = { value: 22.5 };
-  const url = await meter(t, kw);
-  const dir = await tempDir();
-  t.teardown(() => dir.remove());
-  const clock = new ManualClock(1_700_000_000_000);
-  const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: await builtinConnectors(), clock }, site(ups.port, url) as never);
-  t.teardown(() => probe.stop());
+  const { probe, clock } = await setup(t, 15000, kw);
 
   await probe.tickNow('energy');
   const last = (indicator: string) => {
@@ -78,15 +73,8 @@ t.test('single probe — SNMP and HTTP readings, PUE, DCiE and means to the digi
 });
 
 t.test('single probe — alerts fire once after their hold time and resolve once', async (t) => {
-  const ups = await startSnmpd({ overrides: [{ oid: UPS_OUTPUT_POWER_OID, type: 'integer', value: 10000 }] });
-  t.teardown(() => ups.stop());
   const kw = { value: 15 };
-  const url = await meter(t, kw);
-  const dir = await tempDir();
-  t.teardown(() => dir.remove());
-  const clock = new ManualClock(1_700_000_000_000);
-  const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: await builtinConnectors(), clock }, site(ups.port, url) as never);
-  t.teardown(() => probe.stop());
+  const { probe, clock } = await setup(t, 10000, kw);
   const seen: string[] = [];
   probe.onAlert((a) => seen.push(`${a.state} ${a.value}`));
   const step = async (facilityKw: number) => {

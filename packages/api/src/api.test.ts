@@ -1,8 +1,7 @@
 import t, { type Test } from 'tap';
-import { createServer } from 'node:http';
 import { httpConnector } from '@probemesh/connector-http';
 import { Probe } from '@probemesh/runtime';
-import { tempDir } from '@probemesh/testkit';
+import { startJsonDevice, tempDir } from '@probemesh/testkit';
 import { createApi, serve } from './index.js';
 
 const ADMIN = 'admin-token-0123456789';
@@ -11,9 +10,8 @@ const READ = 'read-token-0123456789ab';
 /** A real probe with the http connector reading a real local device, served over real HTTP. */
 async function setup(t: Test) {
   const device = { temp: 20 };
-  const dev = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sensor: { temp: device.temp } })));
-  await new Promise<void>((r) => dev.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => dev.close(() => r())));
+  const dev = await startJsonDevice(() => ({ sensor: { temp: device.temp } }));
+  t.teardown(() => dev.stop());
   const dir = await tempDir();
   t.teardown(() => dir.remove());
   const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [httpConnector] });
@@ -37,7 +35,7 @@ async function setup(t: Test) {
     const text = await res.text();
     return { status: res.status, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
   };
-  const devUrl = `http://127.0.0.1:${(dev.address() as { port: number }).port}`;
+  const devUrl = dev.url;
   await call('PUT', '/devices/room', { address: '127.0.0.1', protocols: { http: { baseUrl: devUrl } } });
   await call('PUT', '/indicators/temp', { kind: 'atomic', source: { scheme: 'http', path: '/', json: '$.sensor.temp' } });
   return { probe, server, call, device };

@@ -17,9 +17,8 @@ export function positionOf(src: string, offset: number): Position {
   return { offset, line, column };
 }
 
-/** Text that does not parse. */
-export class ExprSyntaxError extends Error {
-  override name = 'ExprSyntaxError';
+/** An error at a place in the source; the message ends with line:column. */
+abstract class PositionedError extends Error {
   readonly pos: Position;
   constructor(message: string, src: string, offset: number) {
     const pos = positionOf(src, offset);
@@ -28,15 +27,14 @@ export class ExprSyntaxError extends Error {
   }
 }
 
+/** Text that does not parse. */
+export class ExprSyntaxError extends PositionedError {
+  override name = 'ExprSyntaxError';
+}
+
 /** Text that parses but cannot be used: an unknown function or indicator, a wrong arity, a bad window. */
-export class ExprCheckError extends Error {
+export class ExprCheckError extends PositionedError {
   override name = 'ExprCheckError';
-  readonly pos: Position;
-  constructor(message: string, src: string, offset: number) {
-    const pos = positionOf(src, offset);
-    super(`${message} at ${pos.line}:${pos.column}`);
-    this.pos = pos;
-  }
 }
 
 /** A run-time failure of an expression (division by zero, a string where a number is needed). */

@@ -109,6 +109,21 @@ export function parse(src: string): Node {
     p++;
   };
 
+  const isOp = (v: string) => {
+    const t = peek();
+    return t.t === 'op' && t.v === v;
+  };
+  /** Comma-separated expressions up to `close` (function arguments, list items). */
+  const items = (close: string): Node[] => {
+    const out: Node[] = [];
+    if (!isOp(close)) {
+      do out.push(expr(0));
+      while (isOp(',') && ++p);
+    }
+    expect(close);
+    return out;
+  };
+
   const expr = (minBp: number): Node => {
     if (++depth > LIMITS.maxDepth) throw new ExprSyntaxError(`expression nested deeper than ${LIMITS.maxDepth}`, src, peek().at);
     let left = prefix();
@@ -147,19 +162,7 @@ export function parse(src: string): Node {
         const n = peek();
         if (!t.quoted && n.t === 'op' && n.v === '(') {
           p++;
-          const args: Node[] = [];
-          if (!(peek().t === 'op' && (peek() as { v: string }).v === ')')) {
-            for (;;) {
-              args.push(expr(0));
-              if (peek().t === 'op' && (peek() as { v: string }).v === ',') {
-                p++;
-                continue;
-              }
-              break;
-            }
-          }
-          expect(')');
-          return { type: 'call', fn: t.v, args, at: t.at };
+          return { type: 'call', fn: t.v, args: items(')'), at: t.at };
         }
         if (n.t === 'op' && n.v === '@') {
           p++;
@@ -184,21 +187,7 @@ export function parse(src: string): Node {
         }
         if (t.v === '-' || t.v === '!') return { type: 'unary', op: t.v, arg: expr(7), at: t.at };
         if (t.v === '+') return expr(7);
-        if (t.v === '[') {
-          const items: Node[] = [];
-          if (!(peek().t === 'op' && (peek() as { v: string }).v === ']')) {
-            for (;;) {
-              items.push(expr(0));
-              if (peek().t === 'op' && (peek() as { v: string }).v === ',') {
-                p++;
-                continue;
-              }
-              break;
-            }
-          }
-          expect(']');
-          return { type: 'list', items, at: t.at };
-        }
+        if (t.v === '[') return { type: 'list', items: items(']'), at: t.at };
         throw new ExprSyntaxError(`unexpected ${describe(t)}`, src, t.at);
       case 'eof':
         throw new ExprSyntaxError('unexpected end of input', src, t.at);

@@ -1,23 +1,21 @@
 import t, { type Test } from 'tap';
-import { createServer } from 'node:http';
 import { connect } from '@nats-io/transport-node';
 import { httpConnector } from '@probemesh/connector-http';
 import { Probe } from '@probemesh/runtime';
-import { startNats, tempDir, waitUntil } from '@probemesh/testkit';
+import { startJsonDevice, startNats, tempDir, waitUntil } from '@probemesh/testkit';
 import { MeshNode } from './index.js';
 
 /** A real probe reading a real local HTTP device whose temperature the test sets. */
 async function probeWithDevice(t: Test, id: string) {
   const device = { temp: 20 };
-  const dev = createServer((_q, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ temp: device.temp })));
-  await new Promise<void>((r) => dev.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => dev.close(() => r())));
+  const dev = await startJsonDevice(() => ({ temp: device.temp }));
+  t.teardown(() => dev.stop());
   const dir = await tempDir();
   t.teardown(() => dir.remove());
   const probe = await Probe.start(
     { id, dataDir: dir.path, connectors: [httpConnector] },
     {
-      devices: [{ id: 'room', address: '127.0.0.1', protocols: { http: { baseUrl: `http://127.0.0.1:${(dev.address() as { port: number }).port}` } } }],
+      devices: [{ id: 'room', address: '127.0.0.1', protocols: { http: { baseUrl: dev.url } } }],
       indicators: [{ id: 'temp', kind: 'atomic', source: { scheme: 'http', path: '/', json: '$.temp' } }],
       rules: [{ id: 'hot', indicators: ['temp'], targets: { devices: ['room'] }, period: '1h', decisions: [{ id: 'over', when: 'temp > 30', severity: 'critical', indicator: 'temp' }] }],
     },

@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import { startSnmpd, type Snmpd } from '@probemesh/testkit';
+import { startJsonDevice, startSnmpd, type Snmpd } from '@probemesh/testkit';
 
 /** Devices the demo starts on loopback so it works on a fresh machine. */
 export interface SimulatedSite {
@@ -21,21 +20,16 @@ export async function simulateSite(opts: { itPowerW?: number; facilityKw?: numbe
   const swingKw = opts.swingKw ?? 2.5;
   const periodS = opts.periodS ?? 300;
   const ups = await startSnmpd({ overrides: [{ oid: UPS_OUTPUT_POWER_OID, type: 'integer', value: itPowerW }] });
-  const server: Server = createServer((req, res) => {
-    if (req.url !== '/power') {
-      res.writeHead(404).end();
-      return;
-    }
+  const meter = await startJsonDevice((path) => {
+    if (path !== '/power') return undefined;
     const kw = facilityKw + swingKw * Math.sin((2 * Math.PI * Date.now()) / 1000 / periodS);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ facility: { power_kw: Math.round(kw * 1000) / 1000 } }));
+    return { facility: { power_kw: Math.round(kw * 1000) / 1000 } };
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
   return {
     ups,
-    meterUrl: `http://127.0.0.1:${port}`,
+    meterUrl: meter.url,
     async stop() {
-      await new Promise<void>((r) => server.close(() => r()));
+      await meter.stop();
       await ups.stop();
     },
   };

@@ -4,3 +4,4 @@ export * from './process.js';
 export * from './snmpd.js';
 export * from './nats.js';
 export * from './conformance.js';
+export * from './json-device.js';

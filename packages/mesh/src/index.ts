@@ -1,2 +1,3 @@
-/** @probemesh/mesh — a probe's presence on NATS: alerts, heartbeats, membership, queries. */
+/** @probemesh/mesh — a probe's presence on NATS: alerts, partials, merging, heartbeats, queries. */
 export { MeshNode, type MeshOptions, type Member } from './node.js';
+export { MergedWindows, meshConnector, type MergedWindow } from './merged.js';

@@ -1,8 +1,10 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
 import { backoffDelay, messageOf } from '@probemesh/core';
-import { Heartbeat, Query, QueryResult, check, fits, streams, subjects, type Alert, type NatsOptions, type Role } from '@probemesh/model';
+import { Heartbeat, PartialAggregate, Query, QueryResult, check, fits, streams, subjects, type Alert, type NatsOptions, type Role } from '@probemesh/model';
 import type { ProbeService } from '@probemesh/runtime';
+import type { Store } from '@probemesh/store';
+import type { MergedWindows } from './merged.js';
 
 /** How a probe joins the mesh. */
 export interface MeshOptions {
@@ -18,6 +20,13 @@ export interface MeshOptions {
   /** Limits of the streams this probe creates when they are missing. */
   streamMaxAgeMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** The probe's store: where partials are computed from and cursors kept. */
+  store?: Store;
+  /** Send these indicators' windows to the parent as partial aggregates. */
+  partials?: { indicators: string[]; windowMs: number; group?: string; graceMs?: number };
+  /** Merge children's partials here (a coordinator); `children` limits whose (default: all). */
+  merged?: MergedWindows;
+  children?: string[];
 }
 
 /** A probe another probe heard from. */
@@ -39,7 +48,11 @@ const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
  */
 export class MeshNode {
   private readonly members = new Map<string, Member>();
-  private readonly outbox: Array<{ subject: string; msgID: string; data: Uint8Array }> = [];
+  private readonly outbox: Array<{ subject: string; msgID: string; data: Uint8Array; acked?: () => Promise<void> }> = [];
+  private consumer?: ConsumerMessages;
+  private partialTimer?: NodeJS.Timeout;
+  /** Partial aggregates merged from children (not counting duplicates). */
+  merges = 0;
   private readonly subs: Subscription[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private draining?: Promise<void>;
@@ -72,6 +85,8 @@ export class MeshNode {
     const node = new MeshNode(opts, service, nc);
     await node.ensureStreams();
     node.serve();
+    if (opts.partials && opts.store) node.sendPartials();
+    if (opts.merged) await node.coordinate();
     return node;
   }
 
@@ -159,6 +174,7 @@ export class MeshNode {
         try {
           await this.js.publish(item.subject, item.data, { msgID: item.msgID, timeout: 5000 });
           this.outbox.shift();
+          await item.acked?.();
           this.published++;
           this.attempts = 0;
         } catch (err) {
@@ -171,6 +187,79 @@ export class MeshNode {
       this.draining = undefined;
       if (this.outbox.length && !this.stopped) this.drain();
     });
+  }
+
+  /**
+   * Every closed window, the partial aggregate of each listed indicator goes to
+   * `pm.partial.<probe>.<indicator>`; a cursor in the store (moved on JetStream's ack) lets a
+   * restarted probe send the windows it still owes, and the message id keeps a resend single.
+   */
+  private sendPartials(): void {
+    const { partials, store, id } = this.opts;
+    if (!partials || !store) return;
+    const W = partials.windowMs;
+    const grace = partials.graceMs ?? Math.min(2000, W / 2);
+    const group = partials.group ?? '';
+    const tick = () => {
+      if (this.stopped) return;
+      const lastClosed = Math.floor((Date.now() - grace) / W) * W - W;
+      const cursor = store.config.get<number>('mesh', 'partials-cursor');
+      const first = Math.max(cursor === undefined ? lastClosed : cursor + W, lastClosed - 100 * W);
+      for (let start = first; start <= lastClosed; start += W) {
+        const end = start + W;
+        for (const indicator of partials.indicators) {
+          const agg = store.window({ indicator }, start, end);
+          if (agg.count === 0) continue;
+          const devices = store.series({ indicator }).filter((s) => store.window(s, start, end).count > 0).map((s) => s.device ?? '');
+          const p: PartialAggregate = { probe: id, indicator, group, windowStart: start, windowEnd: end, count: agg.count, sum: agg.sum, min: agg.min, max: agg.max, devices: new Set(devices).size };
+          this.outbox.push({ subject: subjects.partial(id, indicator), msgID: `${id}.${indicator}.${group}.${start}`, data: enc(p) });
+        }
+        // The cursor moves when everything queued so far is acknowledged, in outbox order.
+        const moveCursor = () => store.config.put('mesh', 'partials-cursor', start);
+        const tail = this.outbox[this.outbox.length - 1];
+        if (tail) {
+          const before = tail.acked;
+          tail.acked = async () => {
+            await before?.();
+            await moveCursor();
+          };
+        } else void moveCursor();
+      }
+      this.drain();
+      const next = Math.floor(Date.now() / W) * W + W + grace - Date.now();
+      this.partialTimer = setTimeout(tick, Math.max(10, next));
+      this.partialTimer.unref();
+    };
+    tick();
+  }
+
+  /** A durable JetStream consumer of children's partials, merged once each, acked after the merge is saved. */
+  private async coordinate(): Promise<void> {
+    const merged = this.opts.merged!;
+    const durable = `coord-${this.opts.id}`;
+    const jsm = await jetstreamManager(this.nc);
+    try {
+      await jsm.consumers.info(streams.partials, durable);
+    } catch {
+      await jsm.consumers.add(streams.partials, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: 'pm.partial.>', ack_wait: 30e9 });
+    }
+    const consumer = await this.js.consumers.get(streams.partials, durable);
+    this.consumer = await consumer.consume({ max_messages: 256 });
+    const children = this.opts.children ? new Set(this.opts.children) : undefined;
+    void (async () => {
+      for await (const m of this.consumer!) {
+        try {
+          const p: unknown = m.json();
+          if (fits(PartialAggregate, p) && p.probe !== this.opts.id && (!children || children.has(p.probe))) {
+            if (await merged.merge(p)) this.merges++;
+          }
+          m.ack();
+        } catch (err) {
+          this.opts.log?.('warn', `partial on ${m.subject} not merged: ${messageOf(err)}`);
+          m.nak(1000);
+        }
+      }
+    })();
   }
 
   /** Alert transitions not yet acknowledged by JetStream. */
@@ -209,7 +298,9 @@ export class MeshNode {
     while (this.outbox.length && Date.now() < until && !this.nc.isClosed()) await new Promise((r) => setTimeout(r, 50));
     this.stopped = true;
     this.offAlert?.();
+    await this.consumer?.close();
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.partialTimer);
     for (const s of this.subs) s.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
   }

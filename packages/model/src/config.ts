@@ -39,6 +39,24 @@ export const NatsOptions = Type.Object(
 );
 export type NatsOptions = Static<typeof NatsOptions>;
 
+/** What a probe does in the mesh: the partials it owes its parent, and whose partials it merges. */
+export const MeshSettings = Type.Object(
+  {
+    partials: Type.Optional(
+      Type.Object(
+        {
+          indicators: Type.Array(Id, { minItems: 1, maxItems: 1000, description: 'indicators whose windows are sent up' }),
+          window: Duration,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    children: Type.Optional(Type.Array(Id, { description: 'probes whose partials this coordinator merges (default: all)' })),
+  },
+  { additionalProperties: false },
+);
+export type MeshSettings = Static<typeof MeshSettings>;
+
 /** A probe's whole configuration: what a config file holds and what `flash` puts in KV. */
 export const ProbeConfig = Type.Object(
   {
@@ -59,6 +77,7 @@ export const ProbeConfig = Type.Object(
     ),
     tokens: Type.Optional(Type.Array(Token)),
     nats: Type.Optional(NatsOptions),
+    mesh: Type.Optional(MeshSettings),
     retention: Type.Optional(Retention),
     devices: Type.Optional(Type.Array(Device)),
     indicators: Type.Optional(Type.Array(Indicator)),

@@ -3,7 +3,7 @@ import type { Connector } from '@probemesh/core';
 import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type LogFn } from '@probemesh/runtime';
 import { createApi, serve } from '@probemesh/api';
-import { MeshNode } from '@probemesh/mesh';
+import { MergedWindows, MeshNode, meshConnector } from '@probemesh/mesh';
 import { builtinConnectors } from './connectors.js';
 
 /** A probe with its HTTP API, as `probemesh probe` runs it. */
@@ -31,13 +31,16 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
         ...(config.retention.maxBytes !== undefined ? { maxBytes: config.retention.maxBytes } : {}),
       }
     : undefined;
+  // A coordinator merges its children's partials and reads them through the `mesh` connector.
+  const merged = config.nats && (config.role === 'coordinator' || config.mesh?.children) ? new MergedWindows() : undefined;
+  const connectors = [...(opts.connectors ?? (await builtinConnectors())), ...(merged ? [meshConnector(merged)] : [])];
   const probe = await Probe.start(
     {
       id: config.id,
       ...(config.role ? { role: config.role } : {}),
       ...(config.parent ? { parent: config.parent } : {}),
       dataDir,
-      connectors: opts.connectors ?? (await builtinConnectors()),
+      connectors,
       ...(retention ? { retention } : {}),
       log,
     },
@@ -47,12 +50,16 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
   try {
     const host = config.http?.host ?? '127.0.0.1';
     if (config.nats) {
+      merged?.attach(probe.store);
       mesh = await MeshNode.start(
         {
           id: config.id,
           role: config.role ?? 'standalone',
           ...(config.parent ? { parent: config.parent } : {}),
           nats: config.nats,
+          store: probe.store,
+          ...(config.mesh?.partials ? { partials: { indicators: config.mesh.partials.indicators, windowMs: durationMs(config.mesh.partials.window), ...(config.group ? { group: config.group } : {}) } } : {}),
+          ...(merged ? { merged, ...(config.mesh?.children ? { children: config.mesh.children } : {}) } : {}),
           log: (level, message) => log(level, `[mesh] ${message}`),
         },
         probe,

@@ -1,0 +1,108 @@
+import { Type, type PartialAggregate } from '@probemesh/model';
+import { defineConnector, failure, reading } from '@probemesh/core';
+import type { Store } from '@probemesh/store';
+
+/** A window merged from children's partials: count-weighted, never a mean of means. */
+export interface MergedWindow {
+  indicator: string;
+  windowStart: number;
+  windowEnd: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Σ over sources of (mean × devices): e.g. the total power of every server, site-wide. */
+  total: number;
+  devices: number;
+  /** Which (probe, group) partials are in: makes merging idempotent. */
+  sources: string[];
+}
+
+const KIND = 'mesh-merged';
+const KEEP_WINDOWS = 360;
+
+/**
+ * The coordinator's merged windows, kept in its store so a restarted coordinator neither loses
+ * a window nor counts one twice.
+ */
+export class MergedWindows {
+  private readonly byIndicator = new Map<string, Map<number, MergedWindow>>();
+  private store?: Store;
+
+  /** Loads what was merged before a restart; later merges are saved there. */
+  attach(store: Store): void {
+    this.store = store;
+    for (const w of store.config.list<MergedWindow>(KIND)) this.windows(w.indicator).set(w.windowStart, w);
+  }
+
+  private windows(indicator: string): Map<number, MergedWindow> {
+    let m = this.byIndicator.get(indicator);
+    if (!m) this.byIndicator.set(indicator, (m = new Map()));
+    return m;
+  }
+
+  /** Merges one partial; false when that source's window was merged already. */
+  async merge(p: PartialAggregate): Promise<boolean> {
+    const source = `${p.probe}/${p.group}`;
+    const ws = this.windows(p.indicator);
+    const w = ws.get(p.windowStart) ?? { indicator: p.indicator, windowStart: p.windowStart, windowEnd: p.windowEnd, count: 0, sum: 0, min: Infinity, max: -Infinity, total: 0, devices: 0, sources: [] };
+    if (w.sources.includes(source)) return false;
+    const merged: MergedWindow = {
+      ...w,
+      count: w.count + p.count,
+      sum: w.sum + p.sum,
+      min: Math.min(w.min, p.min),
+      max: Math.max(w.max, p.max),
+      total: w.total + (p.count ? (p.sum / p.count) * (p.devices ?? 1) : 0),
+      devices: w.devices + (p.devices ?? 1),
+      sources: [...w.sources, source],
+    };
+    await this.store?.config.put(KIND, `${p.indicator}/${p.windowStart}`, merged);
+    ws.set(p.windowStart, merged);
+    for (const start of [...ws.keys()].sort((a, b) => a - b).slice(0, Math.max(0, ws.size - KEEP_WINDOWS))) {
+      ws.delete(start);
+      await this.store?.config.delete(KIND, `${p.indicator}/${start}`);
+    }
+    return true;
+  }
+
+  /** The newest merged window of an indicator. */
+  latest(indicator: string): MergedWindow | undefined {
+    const ws = this.byIndicator.get(indicator);
+    if (!ws?.size) return undefined;
+    return ws.get(Math.max(...ws.keys()));
+  }
+
+  /** A merged window by start. */
+  get(indicator: string, windowStart: number): MergedWindow | undefined {
+    return this.byIndicator.get(indicator)?.get(windowStart);
+  }
+}
+
+const Stat = Type.Union(['mean', 'sum', 'min', 'max', 'count', 'total', 'devices'].map((s) => Type.Literal(s)));
+
+/**
+ * The `mesh` connector: a coordinator's rules read merged windows like any other indicator,
+ * so they store them, compute formulas over them and decide on them — and, when the coordinator
+ * is itself a delegate, send their own partials further up.
+ */
+export function meshConnector(merged: MergedWindows) {
+  return defineConnector({
+    scheme: 'mesh',
+    summary: "the newest window merged from child probes' partial aggregates",
+    params: Type.Object({ indicator: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), stat: Stat }, { additionalProperties: false }),
+    perDevice: false,
+    start: () => ({
+      async read(requests) {
+        return requests.map((r) => {
+          const { indicator, stat } = r.params as { indicator: string; stat: string };
+          const w = merged.latest(indicator);
+          if (!w || w.count === 0) return failure('not-found', `no child has sent a window of '${indicator}' yet`, true);
+          const v = stat === 'mean' ? w.sum / w.count : (w as unknown as Record<string, number>)[stat]!;
+          return reading(v);
+        });
+      },
+      async stop() {},
+    }),
+  });
+}

@@ -1,3 +1,4 @@
 /** @probemesh/mesh — a probe's presence on NATS: alerts, partials, merging, heartbeats, queries. */
 export { MeshNode, type MeshOptions, type Member } from './node.js';
 export { MergedWindows, meshConnector, type MergedWindow } from './merged.js';
+export { flash, watchConfig, bootBundle, configBucket, type BootBundle } from './flash.js';

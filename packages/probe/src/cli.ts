@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
@@ -10,6 +11,10 @@ const usage = `probemesh — monitoring probes for data centers and industrial s
 usage:
   probemesh probe --config <file.yaml>   run one probe from a config file
   probemesh demo [--port N] [--for S]    a probe on simulated devices (an snmpd UPS, an HTTP meter)
+  probemesh flash --config <file.yaml> [--nats URL] [--bundle out.json]
+                                         put a probe's config in NATS KV (pm_config, key probe.<id>);
+                                         a running probe applies it live; --bundle writes what a
+                                         new node needs to boot and join
 
 Config reference: mesh-config/single-probe.yaml`;
 
@@ -31,6 +36,28 @@ async function main(argv: string[]): Promise<void> {
       });
       if (values.for) setTimeout(() => void stop().then(() => process.exit(0)), Number(values.for) * 1000);
       untilSignal(stop);
+      return;
+    }
+    case 'flash': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, nats: { type: 'string' }, bundle: { type: 'string' } } });
+      if (!values.config) throw new Error('probemesh flash needs --config <file>');
+      const config = await loadConfig(values.config);
+      const servers = values.nats ? [values.nats] : config.nats?.servers;
+      if (!servers) throw new Error('probemesh flash needs --nats <url> or a nats section in the config');
+      const { connect } = await import('@nats-io/transport-node');
+      const { flash, bootBundle } = await import('@probemesh/mesh');
+      const n = config.nats ?? { servers };
+      const nc = await connect({ servers, ...(n.user ? { user: n.user, pass: n.pass ?? '' } : {}), ...(n.token ? { token: n.token } : {}) });
+      try {
+        const rev = await flash(nc, config);
+        console.log(`flashed probe '${config.id}' (revision ${rev}) to pm_config/probe.${config.id} on ${servers.join(', ')}`);
+        if (values.bundle) {
+          await writeFile(values.bundle, JSON.stringify(bootBundle({ ...config, nats: n }), null, 2) + '\n');
+          console.log(`boot bundle for the new node: ${values.bundle}`);
+        }
+      } finally {
+        await nc.close();
+      }
       return;
     }
     case undefined:

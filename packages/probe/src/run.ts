@@ -3,7 +3,7 @@ import type { Connector } from '@probemesh/core';
 import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type LogFn } from '@probemesh/runtime';
 import { createApi, serve } from '@probemesh/api';
-import { MergedWindows, MeshNode, meshConnector } from '@probemesh/mesh';
+import { MergedWindows, MeshNode, meshConnector, watchConfig } from '@probemesh/mesh';
 import { builtinConnectors } from './connectors.js';
 
 /** A probe with its HTTP API, as `probemesh probe` runs it. */
@@ -47,6 +47,7 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
     { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] },
   );
   let mesh: MeshNode | undefined;
+  let watcher: { stop(): void } | undefined;
   try {
     const host = config.http?.host ?? '127.0.0.1';
     if (config.nats) {
@@ -65,6 +66,16 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
         probe,
       );
       log('info', `joined the mesh at ${config.nats.servers.join(', ')}; alerts on pm.alert.*.${config.id}.>`);
+      // Flash: a config put in KV (probemesh flash) replaces this probe's entities live.
+      watcher = await watchConfig(
+        mesh.nc,
+        config.id,
+        async (cfg, rev) => {
+          await probe.replaceAll({ devices: cfg.devices ?? [], indicators: cfg.indicators ?? [], rules: cfg.rules ?? [] });
+          log('info', `applied flashed config revision ${rev}`);
+        },
+        (message, rev) => log('warn', `flashed config revision ${rev} not applied: ${message}`),
+      );
     }
     const m = mesh;
     const app = createApi(probe, {
@@ -79,11 +90,13 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
       url: server.url,
       async stop() {
         await server.close();
+        watcher?.stop();
         await m?.stop();
         await probe.stop();
       },
     };
   } catch (err) {
+    watcher?.stop();
     await mesh?.stop();
     await probe.stop();
     throw err;

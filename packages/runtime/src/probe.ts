@@ -104,22 +104,42 @@ export class Probe implements ProbeService {
       indicators: this.store.config.list<Indicator>(Kinds.indicators),
       rules: this.store.config.list<Rule>(Kinds.rules),
     };
-    for (const [source, set] of [
-      ['saved', saved],
-      ['config', entities],
+    await this.putAll(saved, false, log);
+    await this.putAll(entities, true, log);
+  }
+
+  /** Puts devices, indicators (formulas may refer to each other: retried until no progress), then rules. */
+  private async putAll(set: Entities, strict: boolean, log: LogFn): Promise<void> {
+    const silent: LogFn = () => undefined;
+    for (const d of set.devices ?? []) await this.putQuiet(Kinds.devices, d, strict, log);
+    let pending = [...(set.indicators ?? [])];
+    for (let progress = true; pending.length && progress; ) {
+      const left: Indicator[] = [];
+      for (const i of pending) if (!(await this.putQuiet(Kinds.indicators, i, false, silent))) left.push(i);
+      progress = left.length < pending.length;
+      pending = left;
+    }
+    for (const i of pending) await this.putQuiet(Kinds.indicators, i, strict, log);
+    for (const r of set.rules ?? []) await this.putQuiet(Kinds.rules, r, strict, log);
+  }
+
+  /**
+   * Makes the configuration exactly `entities` (a flashed config): puts every entity, then removes
+   * what is no longer there (rules first, then indicators, then devices). Stored values stay.
+   */
+  async replaceAll(entities: Entities): Promise<void> {
+    await this.putAll(entities, true, () => undefined);
+    const keep = (list?: Array<{ id: string }>) => new Set((list ?? []).map((e) => e.id));
+    for (const [kind, ids] of [
+      [Kinds.rules, keep(entities.rules)],
+      [Kinds.indicators, keep(entities.indicators)],
+      [Kinds.devices, keep(entities.devices)],
     ] as const) {
-      for (const d of set.devices ?? []) await this.putQuiet(Kinds.devices, d, source === 'config', log);
-      // Indicators may refer to each other: retry the ones that failed until no progress.
-      let pending = [...(set.indicators ?? [])];
-      for (let progress = true; pending.length && progress; ) {
-        const before = pending.length;
-        const left: Indicator[] = [];
-        for (const i of pending) if (!(await this.putQuiet(Kinds.indicators, i, false, log))) left.push(i);
-        pending = left;
-        progress = pending.length < before;
+      // Formulas may use each other: remove in passes until nothing more can go.
+      for (let gone = true; gone; ) {
+        gone = false;
+        for (const e of this.catalog.list(kind)) if (!ids.has(e.id)) gone = (await this.remove(kind, e.id).then(() => true, () => false)) || gone;
       }
-      for (const i of pending) await this.putQuiet(Kinds.indicators, i, source === 'config', log);
-      for (const r of set.rules ?? []) await this.putQuiet(Kinds.rules, r, source === 'config', log);
     }
   }
 

@@ -1,17 +1,18 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { messageOf } from '@probemesh/core';
 import { ProbeConfig, buckets, check, configKey } from '@probemesh/model';
 
 /** Opens (creating when missing) the `pm_config` bucket, keeping a few revisions per probe. */
-export function configBucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(buckets.config, { history: 5 });
+export function configBucket(nc: NatsConnection, jsDomain?: string): Promise<KV> {
+  return new Kvm(jetstream(nc, jsDomain ? { domain: jsDomain } : {})).create(buckets.config, { history: 5 });
 }
 
 /** "Flash": validates a probe's whole configuration and puts it under `probe.<id>`; returns the revision. */
-export async function flash(nc: NatsConnection, config: unknown): Promise<number> {
+export async function flash(nc: NatsConnection, config: unknown, jsDomain?: string): Promise<number> {
   const cfg = check(ProbeConfig, config, 'probe config');
-  const kv = await configBucket(nc);
+  const kv = await configBucket(nc, jsDomain);
   return kv.put(configKey(cfg.id), JSON.stringify(cfg));
 }
 
@@ -36,8 +37,9 @@ export async function watchConfig(
   id: string,
   apply: (cfg: ProbeConfig, revision: number) => Promise<void>,
   invalid: (message: string, revision: number) => void,
+  jsDomain?: string,
 ): Promise<{ stop(): void }> {
-  const kv = await configBucket(nc);
+  const kv = await configBucket(nc, jsDomain);
   const it = await kv.watch({ key: configKey(id), ignoreDeletes: true });
   void (async () => {
     for await (const e of it) {

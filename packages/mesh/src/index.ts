@@ -2,3 +2,4 @@
 export { MeshNode, type MeshOptions, type Member } from './node.js';
 export { MergedWindows, meshConnector, type MergedWindow } from './merged.js';
 export { flash, watchConfig, bootBundle, configBucket, type BootBundle } from './flash.js';
+export { natsAuthorization, probePublishAllow, type MeshUser } from './auth.js';

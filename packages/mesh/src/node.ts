@@ -60,6 +60,8 @@ export class MeshNode {
   private stopped = false;
   private offAlert?: () => void;
   private readonly js: JetStreamClient;
+  /** JetStream options: the hub's domain for probes on a leaf node. */
+  readonly jsOpts: { domain?: string };
   /** Alerts published and acknowledged by JetStream. */
   published = 0;
 
@@ -68,7 +70,8 @@ export class MeshNode {
     private readonly service: ProbeService,
     readonly nc: NatsConnection,
   ) {
-    this.js = jetstream(nc);
+    this.jsOpts = opts.nats.jsDomain ? { domain: opts.nats.jsDomain } : {};
+    this.js = jetstream(nc, this.jsOpts);
   }
 
   /** Connects (retrying forever in the background once connected), ensures the streams, starts serving. */
@@ -91,7 +94,7 @@ export class MeshNode {
   }
 
   private async ensureStreams(): Promise<void> {
-    const jsm = await jetstreamManager(this.nc);
+    const jsm = await jetstreamManager(this.nc, this.jsOpts);
     const maxAgeNs = (this.opts.streamMaxAgeMs ?? 7 * 86_400_000) * 1e6;
     for (const [name, subject] of [
       [streams.alerts, subjects.alerts],
@@ -237,7 +240,7 @@ export class MeshNode {
   private async coordinate(): Promise<void> {
     const merged = this.opts.merged!;
     const durable = `coord-${this.opts.id}`;
-    const jsm = await jetstreamManager(this.nc);
+    const jsm = await jetstreamManager(this.nc, this.jsOpts);
     try {
       await jsm.consumers.info(streams.partials, durable);
     } catch {

@@ -34,6 +34,7 @@ export const NatsOptions = Type.Object(
     token: Type.Optional(Type.String()),
     nkeySeed: Type.Optional(Type.String({ description: 'NKEY user seed (SU…)' })),
     creds: Type.Optional(Type.String({ description: 'path of a .creds file' })),
+    jsDomain: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: "JetStream domain of the hub, for probes on a leaf node without JetStream of its own" })),
   },
   { additionalProperties: false },
 );

@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
       const n = config.nats ?? { servers };
       const nc = await connect({ servers, ...(n.user ? { user: n.user, pass: n.pass ?? '' } : {}), ...(n.token ? { token: n.token } : {}) });
       try {
-        const rev = await flash(nc, config);
+        const rev = await flash(nc, config, n.jsDomain);
         console.log(`flashed probe '${config.id}' (revision ${rev}) to pm_config/probe.${config.id} on ${servers.join(', ')}`);
         if (values.bundle) {
           await writeFile(values.bundle, JSON.stringify(bootBundle({ ...config, nats: n }), null, 2) + '\n');

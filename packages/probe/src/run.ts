@@ -75,6 +75,7 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
           log('info', `applied flashed config revision ${rev}`);
         },
         (message, rev) => log('warn', `flashed config revision ${rev} not applied: ${message}`),
+        config.nats.jsDomain,
       );
     }
     const m = mesh;

@@ -15,6 +15,8 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** A server name (needed in clusters and leaf setups). */
   name?: string;
+  /** A JetStream domain (a hub that leaf nodes reach). */
+  jsDomain?: string;
 }
 
 /** A real nats-server on a free loopback port. */
@@ -51,7 +53,7 @@ export async function startNats(opts: NatsServerOptions = {}): Promise<NatsServe
   const conf = [
     `listen: 127.0.0.1:${port}`,
     opts.name ? `server_name: ${opts.name}` : '',
-    opts.jetstream === false ? '' : `jetstream { store_dir: ${JSON.stringify(join(dir.path, 'js'))}, max_memory_store: 64MB, max_file_store: 1GB }`,
+    opts.jetstream === false ? '' : `jetstream { store_dir: ${JSON.stringify(join(dir.path, 'js'))}, max_memory_store: 64MB, max_file_store: 1GB${opts.jsDomain ? `, domain: ${opts.jsDomain}` : ''} }`,
     opts.config ?? '',
   ].join('\n');
   const confPath = join(dir.path, 'nats.conf');

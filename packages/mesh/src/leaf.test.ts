@@ -1,0 +1,52 @@
+import t from 'tap';
+import { connect } from '@nats-io/transport-node';
+import { Probe } from '@probemesh/runtime';
+import { freeTcpPort, startNats, tempDir, waitUntil } from '@probemesh/testkit';
+import { MeshNode } from './index.js';
+
+t.test('leaf node — a site probe on a leaf server reaches a subscriber and a probe on the hub', async (t) => {
+  const leafPort = await freeTcpPort();
+  const hub = await startNats({ name: 'hub', jsDomain: 'hub', config: `leafnodes { listen: "127.0.0.1:${leafPort}" }` });
+  t.teardown(() => hub.remove());
+  // The site's leaf server has no JetStream of its own: its probes use the hub's (domain "hub").
+  const leaf = await startNats({ name: 'site1', jetstream: false, config: `leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${leafPort}" } ] }` });
+  t.teardown(() => leaf.remove());
+
+  const dirs = await Promise.all([tempDir(), tempDir()]);
+  t.teardown(() => Promise.all(dirs.map((d) => d.remove())));
+  const site = await Probe.start({ id: 'site1-probe', dataDir: dirs[0]!.path, connectors: [] });
+  t.teardown(() => site.stop());
+  const central = await Probe.start({ id: 'central', dataDir: dirs[1]!.path, connectors: [] });
+  t.teardown(() => central.stop());
+
+  const ops = await connect({ servers: hub.url });
+  t.teardown(() => ops.close());
+  const got: string[] = [];
+  ops.subscribe('pm.alert.>', { callback: (_e, m) => void got.push(m.subject) });
+  await ops.flush();
+
+  // Wait for the leaf connection before the site probe joins.
+  const siteNode = await (async () => {
+    for (let i = 0; ; i++) {
+      try {
+        return await MeshNode.start({ id: 'site1-probe', role: 'delegated', parent: 'central', nats: { servers: [leaf.url], jsDomain: 'hub' }, heartbeatMs: 200 }, site);
+      } catch (err) {
+        if (i > 25) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  })();
+  t.teardown(() => siteNode.stop());
+  const centralNode = await MeshNode.start({ id: 'central', role: 'coordinator', nats: { servers: [hub.url] }, heartbeatMs: 200 }, central);
+  t.teardown(() => centralNode.stop());
+
+  await site.put('indicators', { id: 'temp', kind: 'static', value: 41 });
+  await site.put('rules', { id: 'r', indicators: ['temp'], period: '1h', decisions: [{ id: 'hot', when: 'temp > 40', severity: 'critical' }] });
+  await site.tickNow('r');
+  await waitUntil('alert crossed the leaf link', () => got.includes('pm.alert.critical.site1-probe.r'), 15_000);
+  t.pass('the alert went site probe → leaf → hub (JetStream PM_ALERTS on the hub) → subscriber');
+  const r = await centralNode.forward('site1-probe', { indicator: 'temp', mode: 'count' });
+  t.same(r, { mode: 'count', count: 1 }, 'the hub probe queried the site probe across the leaf link');
+  await waitUntil('membership across the link', () => centralNode.membership().some((m) => m.probe === 'site1-probe'), 10_000);
+  t.pass('heartbeats cross the leaf link');
+});

@@ -113,8 +113,8 @@ async function aggregates(): Promise<void> {
 }
 
 try {
+  await aggregates(); // first, so rss_1m is not inflated by the ingest run's arrays
   await ingest();
-  await aggregates();
 } finally {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }

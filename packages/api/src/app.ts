@@ -71,6 +71,7 @@ function idOf(c: Context): string {
 /** The probe's HTTP API as a hono app: one route table, validated by the model's TypeBox schemas. */
 export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
   const app = new Hono<Env>();
+  const self = service.info().id; // info() reads store stats: not per request
   const tokens = opts.tokens.map((t) => ({ ...t, bytes: Buffer.from(t.token) }));
   const roleOf = (given: string | undefined): TokenRole | undefined => {
     if (!given) return undefined;
@@ -95,7 +96,9 @@ export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
 
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new HttpError(404, 'not-found', `no route ${c.req.method} ${c.req.path}`)));
-  app.use(
+  // Only where a body is expected: touching the body of a GET would build a full Request per call.
+  app.on(
+    ['POST', 'PUT', 'PATCH'],
     '*',
     bodyLimit({
       maxSize: limit,
@@ -104,7 +107,7 @@ export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
   );
 
   app.get('/', (c) => c.html(livePage));
-  app.get('/health', (c) => c.json({ ok: true, probe: service.info().id }));
+  app.get('/health', (c) => c.json({ ok: true, probe: self }));
   app.get('/openapi.json', (c) => c.json(openApi(service)));
   app.get('/info', read, (c) => c.json(service.info()));
 
@@ -117,7 +120,7 @@ export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
     return c.json(await answer(check(Query, await jsonBody(c), 'query'), probe ? check(Id, probe, 'probe') : undefined));
   });
   const answer = async (query: Query, probe?: string): Promise<QueryResult> => {
-    if (!probe || probe === service.info().id) return service.query(query);
+    if (!probe || probe === self) return service.query(query);
     if (!opts.forward) throw new HttpError(404, 'not-found', `probe '${probe}' is not reachable: this probe is not in a mesh`);
     try {
       return await opts.forward(probe, query);
@@ -158,7 +161,7 @@ export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
         off();
         wake?.();
       });
-      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ probe: service.info().id }) });
+      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ probe: self }) });
       const keepAlive = setInterval(() => void stream.write(': keep-alive\n\n').catch(() => undefined), opts.keepAliveMs ?? 15_000);
       try {
         while (open) {
@@ -176,7 +179,7 @@ export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
     if (!opts.mesh) throw new HttpError(404, 'not-found', 'this probe is not in a mesh');
     return c.json(opts.mesh());
   });
-  app.get('/metrics', read, (c) => c.text(prometheusText(service.info().id, service.metrics()), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.get('/metrics', read, (c) => c.text(prometheusText(self, service.metrics()), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
 
   app.put('/statics/:id', admin, async (c) => {
     const id = idOf(c);

@@ -361,5 +361,3 @@ export class RuleActor implements Worker {
 function truthy(v: unknown): boolean {
   return v !== null && v !== undefined && v !== false && v !== 0 && v !== '';
 }
-
-export type { Expression };

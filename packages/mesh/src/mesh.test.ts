@@ -86,3 +86,26 @@ t.test('mesh — alerts raised while NATS is down are delivered when it returns,
   const info = await jsm.streams.info('PM_ALERTS');
   t.equal(info.state.messages, 3, 'PM_ALERTS holds firing, resolved, firing: each once');
 });
+
+t.test('mesh — alerts still owed when a probe stops are delivered by its next run, once', async (t) => {
+  const server = await startNats();
+  t.teardown(() => server.remove());
+  const a = await probeWithDevice(t, 'site-a');
+  const first = await MeshNode.start({ id: 'site-a', role: 'delegated', nats: { servers: [server.url] }, store: a.probe.store }, a.probe);
+  await server.stop();
+  a.device.temp = 35;
+  await a.probe.tickNow('hot');
+  await first.stop(); // the probe goes away with the alert unsent
+  t.equal(first.pending, 1, 'the alert was still owed');
+  const again = await server.restart();
+  t.teardown(() => again.remove());
+  const second = await MeshNode.start({ id: 'site-a', role: 'delegated', nats: { servers: [again.url] }, store: a.probe.store }, a.probe);
+  t.teardown(() => second.stop());
+  await waitUntil('owed alert delivered', () => second.published === 1, 15_000);
+  const nc = await connect({ servers: again.url });
+  t.teardown(() => nc.close());
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const info = await (await jetstreamManager(nc)).streams.info('PM_ALERTS');
+  t.equal(info.state.messages, 1, 'PM_ALERTS holds the firing alert once');
+  t.same(a.probe.store.config.list('mesh-outbox'), [], 'nothing left owed');
+});

@@ -39,6 +39,7 @@ export interface Member extends Heartbeat {
 type Reply = { ok: true; result: QueryResult } | { ok: false; error: { name: string; message: string } };
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+const OUTBOX = 'mesh-outbox';
 
 /**
  * A probe's presence on NATS: it publishes its alerts to `pm.alert.<severity>.<probe>.<rule>`
@@ -50,6 +51,7 @@ export class MeshNode {
   private readonly members = new Map<string, Member>();
   private readonly outbox: Array<{ subject: string; msgID: string; data: Uint8Array; acked?: () => Promise<void> }> = [];
   private consumer?: ConsumerMessages;
+  private seq = 0;
   private partialTimer?: NodeJS.Timeout;
   /** Partial aggregates merged from children (not counting duplicates). */
   merges = 0;
@@ -86,6 +88,7 @@ export class MeshNode {
       ...(n.token ? { token: n.token } : {}),
     });
     const node = new MeshNode(opts, service, nc);
+    node.restoreOutbox();
     await node.ensureStreams();
     node.serve();
     if (opts.partials && opts.store) node.sendPartials();
@@ -164,8 +167,28 @@ export class MeshNode {
 
   /** Queues an alert transition; the id makes a redelivery after a lost ack a duplicate JetStream drops. */
   private enqueueAlert(a: Alert): void {
-    this.outbox.push({ subject: subjects.alert(a.severity, a.probe, a.rule), msgID: `${a.id}.${a.state}.${a.ts}`, data: enc(a) });
+    const item: (typeof this.outbox)[number] = { subject: subjects.alert(a.severity, a.probe, a.rule), msgID: `${a.id}.${a.state}.${a.ts}`, data: enc(a) };
+    const store = this.opts.store;
+    if (store) {
+      // Kept in the store until JetStream acknowledges it, so a restart delivers what is owed.
+      const key = `${String(Date.now()).padStart(15, '0')}-${String(this.seq++).padStart(9, '0')}`;
+      const saved = store.config.put(OUTBOX, key, { subject: item.subject, msgID: item.msgID, alert: a });
+      item.acked = async () => {
+        await saved;
+        await store.config.delete(OUTBOX, key);
+      };
+    }
+    this.outbox.push(item);
     this.drain();
+  }
+
+  /** Alerts a previous run owed (saved, never acknowledged) go out first, in their order. */
+  private restoreOutbox(): void {
+    const store = this.opts.store;
+    if (!store) return;
+    const saved = store.config.entries<{ subject: string; msgID: string; alert: Alert }>(OUTBOX);
+    for (const [key, e] of saved) this.outbox.push({ subject: e.subject, msgID: e.msgID, data: enc(e.alert), acked: () => store.config.delete(OUTBOX, key).then(() => undefined) });
+    if (saved.length) this.drain();
   }
 
   /** Publishes the outbox in order; on failure retries later with back-off, keeping order. */

@@ -364,7 +364,9 @@ export class Store {
       this.check();
       return this.configDb.remove([kind, id]);
     },
-    list: <T>(kind: string): T[] => [...this.configDb.getRange({ start: [kind, ''], end: [kind, '\uffff'] })].map((e) => e.value as T),
+    list: <T>(kind: string): T[] => this.config.entries<T>(kind).map(([, v]) => v),
+    /** [id, value] pairs of a kind, in id order. */
+    entries: <T>(kind: string): Array<[string, T]> => [...this.configDb.getRange({ start: [kind, ''], end: [kind, '\uffff'] })].map((e) => [e.key[1], e.value as T]),
   };
 
   /** Deletes values older than `cutoff` in one series, in small transactions; fixes the roll-ups. */

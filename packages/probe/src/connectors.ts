@@ -8,6 +8,7 @@ export async function builtinConnectors(): Promise<Connector[]> {
   const mods = await Promise.all([
     import('@probemesh/connector-snmp').then((m) => [m.snmpConnector]),
     import('@probemesh/connector-http').then((m) => Object.values(m).filter(isConnector)),
+    import('@probemesh/connector-icmp').then((m) => [m.icmpConnector]),
   ]);
   return mods.flat() as Connector[];
 }

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { connectorConformance } from '@probemesh/testkit';
 import { systemClock, type ReadRequest } from '@probemesh/core';
-import { icmpConnector, parsePing } from './index.js';
+import { icmpConnector, parsePing, type IcmpParams } from './index.js';
 
 /**
  * A host that never answers: an address inside a network namespace this test creates (veth
@@ -20,7 +20,7 @@ function silentHost(t: Test): string {
   return '169.254.77.2';
 }
 
-const req = (address: string, measure: string, extra: Record<string, unknown> = {}): ReadRequest => ({
+const req = (address: string, measure: IcmpParams['measure'], extra: Partial<IcmpParams> = {}): ReadRequest<IcmpParams> => ({
   indicator: measure,
   device: { id: address.replace(/\W/g, '_'), address },
   params: { measure, count: 2, timeoutMs: 1000, ...extra },

@@ -27,6 +27,7 @@ probe '${config.id}' is running (config: ${opts.config}, data: ${config.dataDir}
   simulated facility meter (HTTP JSON):        ${site.meterUrl}/power
 
 Look at it:
+  open ${running.url}/#token=${read} in a browser      (live alerts)
   curl -s ${running.url}/health
   curl -s -H 'Authorization: Bearer ${read}' '${running.url}/query?indicator=pue&last=5'
   curl -s -H 'Authorization: Bearer ${read}' '${running.url}/query?indicator=pue&mode=mean'

@@ -29,7 +29,8 @@ function reference(all: Value[], q: Query): QueryResult {
       (q.from === undefined || v.ts >= q.from) &&
       (q.to === undefined || v.ts < q.to),
   );
-  rows.sort((a, b) => a.ts - b.ts || a.indicator.localeCompare(b.indicator) || (a.device ?? '').localeCompare(b.device ?? '') || (a.instance ?? '').localeCompare(b.instance ?? '') || (a.rule ?? '').localeCompare(b.rule ?? ''));
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  rows.sort((a, b) => a.ts - b.ts || cmp(a.indicator, b.indicator) || cmp(a.device ?? '', b.device ?? '') || cmp(a.instance ?? '', b.instance ?? '') || cmp(a.rule ?? '', b.rule ?? ''));
   if (q.first) rows = rows.slice(0, q.first);
   if (q.last) rows = rows.slice(-q.last);
   const mode = q.mode ?? 'records';

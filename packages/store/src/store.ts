@@ -4,7 +4,44 @@ import type { Datum, Query, QueryResult, Value } from '@probemesh/model';
 /** A set of series: each part that is given must match; absent parts match anything. */
 export type SeriesSelector = { indicator?: string; device?: string; instance?: string; rule?: string };
 
-/** A series: one (indicator, device, instance, rule), with a compact numeric id used in keys. */
+/** A mergeable aggregate of numeric values (empty: count 0, sum 0, min +Infinity, max -Infinity). */
+export interface Aggregate {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** Where the store lives and what it keeps. */
+export interface StoreOptions {
+  /** Directory of the LMDB environment (created when absent). */
+  path: string;
+  /** Initial map size; lmdb-js grows it when full. Default 256 MiB. */
+  mapSizeBytes?: number;
+  /** Applied by `enforceRetention()`: values older than maxAgeMs, then oldest first down to maxBytes. */
+  retention?: { maxAgeMs?: number; maxBytes?: number };
+  /** The clock retention by age reads. Default Date.now. */
+  now?: () => number;
+}
+
+/** Something the store refuses: a value that is not finite, a bad query, a closed store. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+/** A numeric mode (max, min, mean, sum) over a range that holds text values. */
+export class NotNumericError extends Error {
+  override name = 'NotNumericError';
+  constructor(
+    /** The indicators whose text values are in the range. */
+    readonly indicators: string[],
+    mode: string,
+  ) {
+    super(`${indicators.map((i) => `indicator '${i}'`).join(', ')} ${indicators.length > 1 ? 'hold' : 'holds'} text values in this range; ${mode} needs numbers (use mode records or count)`);
+  }
+}
+
+/** A series: one (indicator, device, instance, rule) with a compact numeric id used in keys. */
 interface Series {
   id: number;
   indicator: string;
@@ -13,41 +50,33 @@ interface Series {
   rule: string;
 }
 
-/** A roll-up bucket: numeric count, sum, min and max (with their timestamps), and how many text values. */
+/** What is kept in memory per series: its newest timestamp once known, its newest bucket per level, a write cursor. */
+interface Live extends Series {
+  newest?: number;
+  last: [minute?: Cached, hour?: Cached];
+  open?: Delta;
+}
+
+/** A stored bucket kept in memory, so appends to the current minute and hour read nothing. */
+interface Cached {
+  start: number;
+  b: Bucket;
+}
+
+/** A roll-up bucket: numeric count, sum, min and max (with their timestamps), and the count of text values. */
 type Bucket = [n: number, sum: number, min: number, minTs: number, max: number, maxTs: number, text: number];
 
-/** A mergeable aggregate of numeric values. */
-export interface Aggregate {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-}
-
-export interface StoreOptions {
-  path: string;
-  mapSizeBytes?: number;
-  retention?: { maxAgeMs?: number; maxBytes?: number };
-  now?: () => number;
-}
-
-/** Something the store refuses: a value that is not finite, a closed store. */
-export class StoreError extends Error {
-  override name = 'StoreError';
-}
-
-/** A numeric mode (max, min, mean, sum) over a range that holds text values. */
-export class NotNumericError extends Error {
-  override name = 'NotNumericError';
+/** What one append adds to one bucket; `replaced` when it overwrote a value (then the bucket is recomputed). */
+interface Delta {
+  start: number;
+  b: Bucket;
+  replaced: boolean;
 }
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
-const LEVELS = [
-  { level: 0, size: MINUTE },
-  { level: 1, size: HOUR },
-] as const;
 const MAX_TS = 8.64e15; // the largest Date
+const CHUNK = 5_000; // deletions per retention transaction
 
 const emptyBucket = (): Bucket => [0, 0, Infinity, 0, -Infinity, 0, 0];
 
@@ -83,6 +112,16 @@ function addToBucket(b: Bucket, ts: number, d: Datum): void {
   }
 }
 
+/** Series order: indicator, device, instance, rule (code-point order); ties in time are merged in it. */
+function compareSeries(a: Series, b: Series): number {
+  for (const k of ['indicator', 'device', 'instance', 'rule'] as const) if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
+  return 0;
+}
+
+function bad(v: Value, what: string): StoreError {
+  return new StoreError(`indicator '${String(v?.indicator)}': ${what}; nothing of this batch was stored`);
+}
+
 /**
  * The probe's value store on LMDB. Values live per series under ordered keys [series, ts], so a
  * time range is one range read; every write also updates per-minute and per-hour roll-ups in the
@@ -95,21 +134,23 @@ export class Store {
   private readonly rollups: Database<Bucket, [number, number, number]>;
   private readonly seriesDb: Database<Series, number>;
   private readonly configDb: Database<unknown, [string, string]>;
-  private readonly seriesByKey = new Map<string, Series>();
-  private readonly byId = new Map<number, Series>();
-  private readonly newest = new Map<number, number>();
+  /** indicator → device → instance → rule → series. */
+  private readonly index = new Map<string, Map<string, Map<string, Map<string, Live>>>>();
+  /** Every series, in series order. */
+  private sorted: Live[] = [];
   private nextId = 1;
-  private closed = false;
+  private closing?: Promise<void>;
   private readonly now: () => number;
 
   private constructor(private readonly opts: StoreOptions) {
     this.now = opts.now ?? Date.now;
-    this.root = open({ path: opts.path, maxDbs: 8, mapSize: opts.mapSizeBytes ?? 2 * 1024 ** 3, pageSize: 4096 });
+    // No object cache (memory on a 1 GiB board); the OS page cache serves reads.
+    this.root = open({ path: opts.path, maxDbs: 8, mapSize: opts.mapSizeBytes ?? 256 * 1024 ** 2, pageSize: 4096 });
     this.values = this.root.openDB({ name: 'values' });
     this.rollups = this.root.openDB({ name: 'rollups' });
     this.seriesDb = this.root.openDB({ name: 'series' });
     this.configDb = this.root.openDB({ name: 'config' });
-    for (const { value } of this.seriesDb.getRange()) this.remember(value);
+    this.reload();
   }
 
   /** Opens (creating when absent) the store at `opts.path`. */
@@ -117,122 +158,194 @@ export class Store {
     return new Store(opts);
   }
 
-  private remember(s: Series): void {
-    this.seriesByKey.set(this.seriesKey(s), s);
-    this.byId.set(s.id, s);
-    this.nextId = Math.max(this.nextId, s.id + 1);
-  }
-
-  private seriesKey(s: { indicator: string; device?: string; instance?: string; rule?: string }): string {
-    return `${s.indicator}\u0000${s.device ?? ''}\u0000${s.instance ?? ''}\u0000${s.rule ?? ''}`;
-  }
-
   private check(): void {
-    if (this.closed) throw new StoreError('the store is closed');
+    if (this.closing) throw new StoreError('the store is closed');
+  }
+
+  private find(indicator: string, device: string, instance: string, rule: string): Live | undefined {
+    return this.index.get(indicator)?.get(device)?.get(instance)?.get(rule);
+  }
+
+  private remember(s: Series): Live {
+    const live: Live = { ...s, last: [] };
+    const level = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
+      let v = m.get(k);
+      if (v === undefined) m.set(k, (v = make()));
+      return v;
+    };
+    level(level(level(this.index, s.indicator, () => new Map()), s.device, () => new Map()), s.instance, () => new Map()).set(s.rule, live);
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareSeries(this.sorted[mid]!, s) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.sorted.splice(lo, 0, live);
+    this.nextId = Math.max(this.nextId, s.id + 1);
+    return live;
+  }
+
+  private forget(s: Live): void {
+    this.index.get(s.indicator)?.get(s.device)?.get(s.instance)?.delete(s.rule);
+    this.sorted = this.sorted.filter((x) => x !== s);
   }
 
   /**
-   * Appends values in one transaction (concurrent appends are batched by LMDB into one commit);
-   * resolves when durable. A value that is not finite or not a number/string refuses the batch.
+   * Appends values; resolves when they are durable. Appends made in the same tick share one LMDB
+   * commit. A value that is not a finite number or a text, or has a bad timestamp, refuses the
+   * whole batch.
    */
   async append(values: readonly Value[]): Promise<void> {
     this.check();
-    for (const v of values) {
-      if (typeof v.datum === 'number' ? !Number.isFinite(v.datum) : typeof v.datum !== 'string')
-        throw new StoreError(`indicator '${v.indicator}': ${String(v.datum)} is not a finite number or a text; nothing of this batch was stored`);
-      if (!Number.isInteger(v.ts) || v.ts < 0 || v.ts > MAX_TS) throw new StoreError(`indicator '${v.indicator}': timestamp ${v.ts} is not a time in ms; nothing of this batch was stored`);
-    }
+    if (!Array.isArray(values)) throw new StoreError('append takes an array of values');
     if (values.length === 0) return;
-    await this.root.transaction(() => {
-      type Entry = { sid: number; level: number; start: number; b: Bucket; dirty: boolean };
-      const touched: Entry[] = [];
-      // Per series and level, the buckets this batch touched (a batch usually stays in a few).
-      const open = new Map<number, Map<number, Entry>[]>();
-      const bucketOf = (sid: number, level: number, start: number): Entry => {
-        let levels = open.get(sid);
-        if (!levels) open.set(sid, (levels = LEVELS.map(() => new Map<number, Entry>())));
-        let e = levels[level]!.get(start);
-        if (!e) {
-          e = { sid, level, start, b: this.rollups.get([sid, level, start]) ?? emptyBucket(), dirty: false };
-          levels[level]!.set(start, e);
-          touched.push(e);
-        }
-        return e;
-      };
-      for (const v of values) {
-        const s = this.seriesFor(v);
-        // Only a write at or before the newest timestamp can replace a value: skip the read otherwise.
-        const old = v.ts <= this.newestTs(s) ? this.values.get([s.id, v.ts]) : undefined;
-        if (v.ts > this.newest.get(s.id)!) this.newest.set(s.id, v.ts);
-        for (let level = 0; level < LEVELS.length; level++) {
-          const size = LEVELS[level]!.size;
-          const e = bucketOf(s.id, level, v.ts - (v.ts % size));
-          if (old !== undefined) {
-            if (typeof old === 'number') {
-              e.b[0]--;
-              e.b[1] -= old;
-              e.dirty = true; // the replaced value may have been the min or max
-            } else e.b[6]--;
-          }
-          addToBucket(e.b, v.ts, v.datum);
-        }
-        this.values.put([s.id, v.ts], v.datum);
-      }
-      for (const e of touched) {
-        const size = LEVELS[e.level]!.size;
-        this.rollups.put([e.sid, e.level, e.start], e.dirty ? this.rawBucket(e.sid, e.start, e.start + size) : e.b);
-      }
-    });
-  }
-
-  /** The newest timestamp of a series (read once, then kept up to date in memory). */
-  private newestTs(s: Series): number {
-    let n = this.newest.get(s.id);
-    if (n === undefined) {
-      n = -1;
-      for (const [ts] of this.rows(s, 0, MAX_TS, true, 1)) n = ts;
-      this.newest.set(s.id, n);
+    // A child transaction: when a value is refused (or anything throws) this batch is rolled back, and
+    // other batches in the same commit are not. Values are checked as they are written: one pass.
+    try {
+      await this.root.childTransaction(() => this.write(values));
+    } catch (err) {
+      // A refused value was rolled back by write(); anything else (a failed commit) may leave memory
+      // ahead of the database: read it again.
+      if (!(err instanceof StoreError)) this.reload();
+      throw err;
     }
-    return n;
+    await this.root.flushed;
   }
 
-  private seriesFor(v: Value): Series {
-    const k = this.seriesKey(v);
-    let s = this.seriesByKey.get(k);
-    if (!s) {
-      s = { id: this.nextId++, indicator: v.indicator, device: v.device ?? '', instance: v.instance ?? '', rule: v.rule ?? '' };
-      this.seriesDb.put(s.id, s);
-      this.remember(s);
+  /** Rebuilds what memory holds about series from the database. */
+  private reload(): void {
+    this.index.clear();
+    this.sorted = [];
+    for (const { value } of this.seriesDb.getRange()) this.remember(value);
+  }
+
+  /** Runs inside the write transaction: puts the rows, then folds their deltas into the buckets. */
+  private write(values: readonly Value[]): void {
+    const created: Live[] = [];
+    const newest = new Map<Live, number | undefined>();
+    const minutes = new Map<Live, Map<number, Delta>>();
+    try {
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        if (typeof v?.indicator !== 'string' || v.indicator === '') throw bad(v, 'a value needs an indicator');
+        const datum = v.datum;
+        if (typeof datum === 'number' ? !Number.isFinite(datum) : typeof datum !== 'string') throw bad(v, `${String(datum)} is not a finite number or a text`);
+        const ts = v.ts;
+        if (!Number.isInteger(ts) || ts < 0 || ts > MAX_TS) throw bad(v, `timestamp ${String(ts)} is not a time in ms`);
+        if ((v.device !== undefined && typeof v.device !== 'string') || (v.instance !== undefined && typeof v.instance !== 'string') || (v.rule !== undefined && typeof v.rule !== 'string'))
+          throw bad(v, 'device, instance and rule are texts');
+        const device = v.device ?? '';
+        const instance = v.instance ?? '';
+        const rule = v.rule ?? '';
+        let s = this.find(v.indicator, device, instance, rule);
+        if (!s) {
+          const rec: Series = { id: this.nextId++, indicator: v.indicator, device, instance, rule };
+          this.seriesDb.put(rec.id, rec);
+          created.push((s = this.remember(rec)));
+        }
+        const key: [number, number] = [s.id, ts];
+        // Only a write at or before the newest timestamp can replace a value: skip the look-up otherwise.
+        let replaced = false;
+        if (ts <= this.newestOf(s)) replaced = this.values.doesExist(key);
+        else {
+          if (!newest.has(s)) newest.set(s, s.newest);
+          s.newest = ts;
+        }
+        const start = ts - (ts % MINUTE);
+        let d = s.open;
+        if (d === undefined || d.start !== start) {
+          let m = minutes.get(s);
+          if (!m) minutes.set(s, (m = new Map()));
+          d = m.get(start);
+          if (!d) m.set(start, (d = { start, b: emptyBucket(), replaced: false }));
+          s.open = d;
+        }
+        if (replaced) d.replaced = true;
+        else addToBucket(d.b, ts, datum);
+        this.values.put(key, datum);
+      }
+      for (const [s, m] of minutes) {
+        // A bucket that starts after the series' newest value before this batch is empty: no read.
+        const before = newest.has(s) ? newest.get(s)! : s.newest!;
+        const hours = new Map<number, Delta>();
+        for (const d of m.values()) {
+          const b = d.replaced ? this.rawBucket(s, d.start, d.start + MINUTE) : this.bucket(s, 0, d.start, before);
+          if (!d.replaced) mergeBucket(b, d.b);
+          this.putBucket(s, 0, d.start, b);
+          const hs = d.start - (d.start % HOUR);
+          let h = hours.get(hs);
+          if (!h) hours.set(hs, (h = { start: hs, b: emptyBucket(), replaced: false }));
+          if (d.replaced) h.replaced = true;
+          else mergeBucket(h.b, d.b);
+        }
+        for (const h of hours.values()) {
+          // A replaced value may have been a min or max: rebuild the hour from its minutes.
+          const b = h.replaced ? this.mergedBuckets(s, 0, h.start, h.start + HOUR) : this.bucket(s, 1, h.start, before);
+          if (!h.replaced) mergeBucket(b, h.b);
+          this.putBucket(s, 1, h.start, b);
+        }
+      }
+    } catch (err) {
+      // The child transaction is rolled back: forget what memory learnt from it.
+      for (const s of minutes.keys()) s.last = [];
+      for (const s of created) this.forget(s);
+      for (const [s, n] of newest) s.newest = n;
+      throw err;
+    } finally {
+      for (const s of minutes.keys()) s.open = undefined;
     }
-    return s;
   }
 
-  /** Series matching `sel`, as fully specified selectors. */
+  /** The newest timestamp of a series, -1 when empty (read once, then kept up to date in memory). */
+  private newestOf(s: Live): number {
+    if (s.newest === undefined) {
+      s.newest = -1;
+      for (const [ts] of this.rows(s, 0, MAX_TS, true, 1)) s.newest = ts;
+    }
+    return s.newest;
+  }
+
+  /** A stored bucket (the in-memory one when it is the series' newest), or an empty one when none can exist. */
+  private bucket(s: Live, level: 0 | 1, start: number, newest: number): Bucket {
+    const c = s.last[level];
+    if (c?.start === start) return c.b;
+    if (start > newest) return emptyBucket();
+    return this.rollups.get([s.id, level, start]) ?? emptyBucket();
+  }
+
+  private putBucket(s: Live, level: 0 | 1, start: number, b: Bucket): void {
+    this.rollups.put([s.id, level, start], b); // encoded now: `b` may change afterwards
+    const c = s.last[level];
+    if (!c || c.start <= start) s.last[level] = { start, b };
+  }
+
+  /** Series matching `sel`, as fully specified selectors, in series order. */
   series(sel: SeriesSelector = {}): SeriesSelector[] {
+    this.check();
     return this.match(sel).map((s) => ({ indicator: s.indicator, device: s.device, instance: s.instance, rule: s.rule }));
   }
 
-  private match(sel: SeriesSelector): Series[] {
-    const out: Series[] = [];
-    for (const s of this.byId.values()) {
-      if (sel.indicator !== undefined && s.indicator !== sel.indicator) continue;
-      if (sel.device !== undefined && s.device !== sel.device) continue;
-      if (sel.instance !== undefined && s.instance !== sel.instance) continue;
-      if (sel.rule !== undefined && s.rule !== sel.rule) continue;
-      out.push(s);
+  private match(sel: SeriesSelector): Live[] {
+    if (sel.indicator !== undefined && sel.device !== undefined && sel.instance !== undefined && sel.rule !== undefined) {
+      const s = this.find(sel.indicator, sel.device, sel.instance, sel.rule);
+      return s ? [s] : [];
     }
-    return out;
+    return this.sorted.filter(
+      (s) =>
+        (sel.indicator === undefined || s.indicator === sel.indicator) &&
+        (sel.device === undefined || s.device === sel.device) &&
+        (sel.instance === undefined || s.instance === sel.instance) &&
+        (sel.rule === undefined || s.rule === sel.rule),
+    );
   }
 
   private toValue(s: Series, ts: number, datum: Datum): Value {
-    return {
-      indicator: s.indicator,
-      ...(s.device ? { device: s.device } : {}),
-      ...(s.instance ? { instance: s.instance } : {}),
-      ...(s.rule ? { rule: s.rule } : {}),
-      ts,
-      datum,
-    };
+    const v: Value = { indicator: s.indicator, ts, datum };
+    if (s.device) v.device = s.device;
+    if (s.instance) v.instance = s.instance;
+    if (s.rule) v.rule = s.rule;
+    return v;
   }
 
   /** Rows of one series in [from, to), oldest first or newest first, at most `limit`. */
@@ -249,49 +362,45 @@ export class Store {
     }
   }
 
-  private rawBucket(sid: number, from: number, to: number): Bucket {
+  private rawBucket(s: Series, from: number, to: number): Bucket {
     const b = emptyBucket();
-    const s = this.byId.get(sid)!;
     for (const [ts, d] of this.rows(s, from, to)) addToBucket(b, ts, d);
     return b;
   }
 
-  /** The aggregate of one series over [from, to): raw rows at the ragged ends, roll-ups between. */
-  private aggregateSeries(s: Series, from: number, to: number): Bucket {
+  /** The merge of the stored buckets of one level whose start is in [from, to). */
+  private mergedBuckets(s: Series, level: 0 | 1, from: number, to: number): Bucket {
     const out = emptyBucket();
-    if (from >= to) return out;
-    const buckets = (level: number, size: number, a: number, b: number) => {
-      for (const { key, value } of this.rollups.getRange({ start: [s.id, level, a], end: [s.id, level, b] })) {
-        if (key[2] >= a && key[2] + size <= b) mergeBucket(out, value);
-      }
-    };
-    const a = Math.ceil(from / MINUTE) * MINUTE;
-    const b = Math.floor(to / MINUTE) * MINUTE;
-    if (a >= b) {
-      mergeBucket(out, this.rawBucket(s.id, from, to));
-      return out;
-    }
-    mergeBucket(out, this.rawBucket(s.id, from, a));
-    mergeBucket(out, this.rawBucket(s.id, b, to));
-    const A = Math.ceil(a / HOUR) * HOUR;
-    const B = Math.floor(b / HOUR) * HOUR;
-    if (A < B) {
-      buckets(0, MINUTE, a, A);
-      buckets(1, HOUR, A, B);
-      buckets(0, MINUTE, B, b);
-    } else buckets(0, MINUTE, a, b);
+    for (const { value } of this.rollups.getRange({ start: [s.id, level, from], end: [s.id, level, to] })) mergeBucket(out, value);
     return out;
   }
 
-  /** Count, sum, min and max of the numeric values of the selected series over [from, to). */
-  window(sel: SeriesSelector, from: number, to: number): Aggregate {
+  /** The aggregate of one series over [from, to): raw rows at the ragged ends, minute and hour buckets between. */
+  private aggregateSeries(s: Series, from: number, to: number): Bucket {
+    const a = Math.ceil(from / MINUTE) * MINUTE;
+    const b = Math.floor(to / MINUTE) * MINUTE;
+    if (a >= b) return this.rawBucket(s, from, to);
+    const out = this.rawBucket(s, from, a);
+    mergeBucket(out, this.rawBucket(s, b, to));
+    const A = Math.ceil(a / HOUR) * HOUR;
+    const B = Math.floor(b / HOUR) * HOUR;
+    if (A < B) {
+      mergeBucket(out, this.mergedBuckets(s, 0, a, A));
+      mergeBucket(out, this.mergedBuckets(s, 1, A, B));
+      mergeBucket(out, this.mergedBuckets(s, 0, B, b));
+    } else mergeBucket(out, this.mergedBuckets(s, 0, a, b));
+    return out;
+  }
+
+  /** Count, sum, min and max of the numeric values of the selected series over [fromMs, toMs); text is skipped. */
+  window(sel: SeriesSelector, fromMs: number, toMs: number): Aggregate {
     this.check();
     const all = emptyBucket();
-    for (const s of this.match(sel)) mergeBucket(all, this.aggregateSeries(s, from, to));
+    if (fromMs < toMs) for (const s of this.match(sel)) mergeBucket(all, this.aggregateSeries(s, fromMs, toMs));
     return { count: all[0], sum: all[1], min: all[2], max: all[4] };
   }
 
-  /** The newest value of the selected series. */
+  /** The newest value of the selected series (on a tie in time, the first series in series order). */
   latest(sel: SeriesSelector): Value | undefined {
     this.check();
     let best: Value | undefined;
@@ -301,143 +410,183 @@ export class Store {
     return best;
   }
 
-  /** Records of the selected series over [from, to), merged by time; first or last `n` when given. */
-  private records(list: Series[], from: number, to: number, first?: number, last?: number): Value[] {
-    if (list.length === 1) {
-      const s = list[0]!;
-      if (last) return [...this.rows(s, from, to, true, last)].reverse().map(([ts, d]) => this.toValue(s, ts, d));
-      return [...this.rows(s, from, to, false, first)].map(([ts, d]) => this.toValue(s, ts, d));
-    }
+  /** Records of the selected series over [from, to), merged by time (ties in series order); first or last `n` when given. */
+  private records(list: Live[], from: number, to: number, first?: number, last?: number): Value[] {
     const out: Value[] = [];
-    for (const s of list) for (const [ts, d] of this.rows(s, from, to, !!last, first ?? last)) out.push(this.toValue(s, ts, d));
-    out.sort((a, b) => a.ts - b.ts || a.indicator.localeCompare(b.indicator) || (a.device ?? '').localeCompare(b.device ?? '') || (a.instance ?? '').localeCompare(b.instance ?? '') || (a.rule ?? '').localeCompare(b.rule ?? ''));
-    if (first) return out.slice(0, first);
-    if (last) return out.slice(-last);
+    for (const s of list) {
+      const part = [...this.rows(s, from, to, last !== undefined, first ?? last)];
+      if (last !== undefined) part.reverse();
+      for (const [ts, d] of part) out.push(this.toValue(s, ts, d));
+    }
+    if (list.length > 1) out.sort((a, b) => a.ts - b.ts); // stable: series order within a timestamp
+    if (first !== undefined && out.length > first) return out.slice(0, first);
+    if (last !== undefined && out.length > last) return out.slice(-last);
     return out;
   }
 
-  /** Answers the data-access query (DESIGN.md §1). `from` is inclusive, `to` exclusive. */
+  /** Answers the data-access query (DESIGN.md §1): `from` inclusive, `to` exclusive; throws StoreError or NotNumericError. */
   query(q: Query): QueryResult {
     this.check();
     const mode = q.mode ?? 'records';
-    const sel: SeriesSelector = {
-      ...(q.indicator !== undefined ? { indicator: q.indicator } : {}),
-      ...(q.device !== undefined ? { device: q.device } : {}),
-      ...(q.instance !== undefined ? { instance: q.instance } : {}),
-      ...(q.rule !== undefined ? { rule: q.rule } : {}),
-    };
+    for (const k of ['first', 'last'] as const) {
+      const n = q[k];
+      if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new StoreError(`${k} must be a whole number ≥ 1, not ${String(n)}`);
+    }
+    for (const k of ['from', 'to'] as const) if (q[k] !== undefined && !Number.isFinite(q[k])) throw new StoreError(`${k} must be a time in ms, not ${String(q[k])}`);
     if (q.first !== undefined && q.last !== undefined) throw new StoreError('a query takes first or last, not both');
-    const list = this.match(sel);
+    if (!['records', 'max', 'min', 'mean', 'sum', 'count'].includes(mode)) throw new StoreError(`unknown mode '${String(mode)}'`);
+    const list = this.match(q);
     const from = q.from ?? 0;
     const to = q.to ?? MAX_TS;
-    const what = q.indicator ? `indicator '${q.indicator}'` : 'the selected series';
-    if (mode === 'records') return { mode, records: this.records(list, from, to, q.first, q.last) };
-    let agg: Bucket;
-    if (q.first !== undefined || q.last !== undefined) {
-      agg = emptyBucket();
-      for (const v of this.records(list, from, to, q.first, q.last)) addToBucket(agg, v.ts, v.datum);
-    } else {
-      agg = emptyBucket();
-      for (const s of list) mergeBucket(agg, this.aggregateSeries(s, from, to));
+    const limited = q.first !== undefined || q.last !== undefined;
+    if (mode === 'records') return { mode, records: from < to ? this.records(list, from, to, q.first, q.last) : [] };
+    const agg = emptyBucket();
+    const text = new Set<string>();
+    if (from < to && limited) {
+      for (const v of this.records(list, from, to, q.first, q.last)) {
+        addToBucket(agg, v.ts, v.datum);
+        if (typeof v.datum === 'string') text.add(v.indicator);
+      }
+    } else if (from < to) {
+      for (const s of list) {
+        const b = this.aggregateSeries(s, from, to);
+        if (b[6] > 0) text.add(s.indicator);
+        mergeBucket(agg, b);
+      }
     }
     if (mode === 'count') return { mode, count: agg[0] + agg[6] };
-    if (agg[6] > 0) throw new NotNumericError(`${what} holds text values in this range; ${mode} needs numbers (use mode records or count)`);
+    if (text.size > 0) throw new NotNumericError([...text], mode);
     if (mode === 'mean' || mode === 'sum') return { mode, value: agg[0] === 0 ? null : mode === 'sum' ? agg[1] : agg[1] / agg[0], count: agg[0] };
     if (agg[0] === 0) return { mode, record: null };
     const [val, ts] = mode === 'max' ? [agg[4], agg[5]] : [agg[2], agg[3]];
-    // The record itself: the earliest series holding that value at that time.
+    // The record itself: the first series (in series order) holding that value at that time.
     for (const s of list) {
       const d = this.values.get([s.id, ts]);
       if (d === val) return { mode, record: this.toValue(s, ts, d) };
     }
-    return { mode, record: null };
+    throw new StoreError(`the ${mode} of the selected series was not found at ${ts}: the roll-ups disagree with the rows`);
   }
 
-  /** Configuration entities by kind and id, in the same environment. */
+  /** Configuration entities (JSON values) by kind and id, in the same environment; puts and deletes are durable when they resolve. */
   readonly config = {
-    get: <T>(kind: string, id: string): T | undefined => this.configDb.get([kind, id]) as T | undefined,
+    get: <T>(kind: string, id: string): T | undefined => {
+      this.check();
+      return this.configDb.get([kind, id]) as T | undefined;
+    },
     put: async (kind: string, id: string, v: unknown): Promise<void> => {
       this.check();
+      if (v === undefined) throw new StoreError(`config ${kind}/${id}: no value to store`);
       await this.configDb.put([kind, id], v);
+      await this.root.flushed;
     },
     delete: async (kind: string, id: string): Promise<boolean> => {
       this.check();
-      return this.configDb.remove([kind, id]);
+      const removed = await this.configDb.remove([kind, id]);
+      await this.root.flushed;
+      return removed;
     },
+    /** The values of a kind, in id order. */
     list: <T>(kind: string): T[] => this.config.entries<T>(kind).map(([, v]) => v),
     /** [id, value] pairs of a kind, in id order. */
-    entries: <T>(kind: string): Array<[string, T]> => [...this.configDb.getRange({ start: [kind, ''], end: [kind, '\uffff'] })].map((e) => [e.key[1], e.value as T]),
+    entries: <T>(kind: string): Array<[string, T]> => {
+      this.check();
+      return [...this.configDb.getRange({ start: [kind, ''], end: [kind, '\uffff'] })].map((e) => [e.key[1], e.value as T]);
+    },
   };
 
-  /** Deletes values older than `cutoff` in one series, in small transactions; fixes the roll-ups. */
-  private async deleteBefore(s: Series, cutoff: number): Promise<number> {
-    let deleted = 0;
+  /**
+   * Deletes the values of one series older than `cutoff`, a chunk per transaction; in the same
+   * transaction the roll-ups below the cut are removed and the bucket it falls in is rebuilt.
+   * A series left empty is forgotten.
+   */
+  private async trim(s: Live, cutoff: number): Promise<number> {
+    let total = 0;
     for (;;) {
-      const keys = [...this.values.getKeys({ start: [s.id, 0], end: [s.id, cutoff], limit: 10_000 })];
-      if (keys.length === 0) break;
-      await this.root.transaction(() => {
+      // Check outside a transaction first, so series with nothing to delete cost no commit.
+      const first = [...this.values.getKeys({ start: [s.id, 0], end: [s.id, cutoff], limit: 1 })];
+      if (first.length === 0) return total;
+      const n = await this.root.childTransaction(() => {
+        const keys = [...this.values.getKeys({ start: [s.id, 0], end: [s.id, cutoff], limit: CHUNK })];
+        if (keys.length === 0) return 0;
         for (const k of keys) this.values.remove(k);
+        s.last = [];
+        // Every row at or before `last` is gone: buckets ending by then are empty, the one holding it is partial.
+        const last = keys[keys.length - 1]![1];
+        for (const [level, size] of [[0, MINUTE], [1, HOUR]] as const) {
+          const edge = last - (last % size);
+          for (const k of [...this.rollups.getKeys({ start: [s.id, level, 0], end: [s.id, level, edge] })]) this.rollups.remove(k);
+          const b = level === 0 ? this.rawBucket(s, edge, edge + size) : this.mergedBuckets(s, 0, edge, edge + size);
+          if (b[0] + b[6] > 0) this.rollups.put([s.id, level, edge], b);
+          else this.rollups.remove([s.id, level, edge]);
+        }
+        if ([...this.values.getKeys({ start: [s.id, 0], end: [s.id, MAX_TS], limit: 1 })].length === 0) {
+          this.seriesDb.remove(s.id);
+          this.forget(s);
+        }
+        return keys.length;
       });
-      deleted += keys.length;
+      total += n;
+      if (n < CHUNK) return total;
     }
-    if (deleted === 0) return 0;
-    await this.root.transaction(() => {
-      for (const { level, size } of LEVELS) {
-        const edge = Math.floor(cutoff / size) * size;
-        for (const key of this.rollups.getKeys({ start: [s.id, level, 0], end: [s.id, level, edge] })) this.rollups.remove(key);
-        if (edge < cutoff) this.rollups.put([s.id, level, edge], this.rawBucket(s.id, edge, edge + size));
-      }
-    });
-    return deleted;
   }
 
-  /** Applies retention by age, then by size (oldest first), in small transactions. */
+  /** The oldest and newest timestamps over all series. */
+  private span(): { oldest: number; newest: number } {
+    let oldest = Infinity;
+    let newest = -Infinity;
+    for (const s of this.sorted) {
+      for (const [ts] of this.rows(s, 0, MAX_TS, false, 1)) oldest = Math.min(oldest, ts);
+      for (const [ts] of this.rows(s, 0, MAX_TS, true, 1)) newest = Math.max(newest, ts);
+    }
+    return { oldest, newest };
+  }
+
+  /**
+   * Applies retention: values older than maxAgeMs, then the oldest values until the bytes in use
+   * are within maxBytes. Runs in small transactions, so appends go on meanwhile.
+   */
   async enforceRetention(): Promise<{ deleted: number }> {
     this.check();
     const r = this.opts.retention ?? {};
     let deleted = 0;
     if (r.maxAgeMs !== undefined) {
       const cutoff = this.now() - r.maxAgeMs;
-      for (const s of [...this.byId.values()]) deleted += await this.deleteBefore(s, cutoff);
+      for (const s of [...this.sorted]) deleted += await this.trim(s, cutoff);
     }
     if (r.maxBytes !== undefined) {
-      for (let round = 0; round < 20 && this.stats().bytes > r.maxBytes; round++) {
-        let oldest = Infinity;
-        let newest = -Infinity;
-        for (const s of this.byId.values()) {
-          for (const [ts] of this.rows(s, 0, MAX_TS, false, 1)) oldest = Math.min(oldest, ts);
-          for (const [ts] of this.rows(s, 0, MAX_TS, true, 1)) newest = Math.max(newest, ts);
-        }
+      for (let round = 0; round < 100; round++) {
+        const bytes = this.stats().bytes;
+        if (bytes <= r.maxBytes) break;
+        const { oldest, newest } = this.span();
         if (!Number.isFinite(oldest)) break;
-        const cutoff = Math.max(oldest + 1, oldest + Math.ceil((newest - oldest) / 10)); // drop the oldest tenth
+        // Drop the oldest share of the time span, about the share of bytes over budget (at least 2%).
+        const share = Math.max(0.02, (bytes - r.maxBytes) / bytes);
+        const cutoff = oldest + Math.max(1, Math.ceil((newest - oldest) * share));
         let n = 0;
-        for (const s of [...this.byId.values()]) n += await this.deleteBefore(s, cutoff);
+        for (const s of [...this.sorted]) n += await this.trim(s, cutoff);
         deleted += n;
-        if (n === 0) break;
       }
     }
     return { deleted };
   }
 
-  /** Sizes: series, values, and bytes in use (pages of the value and roll-up trees). */
+  /** Series and values held, and bytes in use (pages of the store's trees, not free pages of the file). */
   stats(): { series: number; values: number; bytes: number } {
-    const pages = (db: { getStats(): unknown }) => {
-      const st = db.getStats() as { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number; pageSize: number; entryCount: number };
-      return (st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages) * st.pageSize;
-    };
-    const vst = this.values.getStats() as { entryCount: number };
-    return {
-      series: this.byId.size,
-      values: vst.entryCount,
-      bytes: pages(this.values) + pages(this.rollups) + pages(this.seriesDb) + pages(this.configDb),
-    };
+    this.check();
+    type St = { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number; pageSize: number; entryCount: number };
+    const st = (db: Database<unknown, never>) => db.getStats() as St;
+    const pages = (x: St) => (x.treeBranchPageCount + x.treeLeafPageCount + x.overflowPages) * x.pageSize;
+    const v = st(this.values as Database<unknown, never>);
+    const dbs = [this.rollups, this.seriesDb, this.configDb] as Array<Database<unknown, never>>;
+    return { series: this.sorted.length, values: v.entryCount, bytes: pages(v) + dbs.reduce((a, db) => a + pages(st(db)), 0) };
   }
 
-  /** Waits for pending writes and closes the environment. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.root.flushed;
-    await this.root.close();
+  /** Waits for pending writes to be durable and closes the environment. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.root.flushed;
+      await this.root.close();
+    })();
+    return this.closing;
   }
 }

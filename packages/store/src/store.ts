@@ -442,10 +442,12 @@ export class Store {
     if (mode === 'records') return { mode, records: from < to ? this.records(list, from, to, q.first, q.last) : [] };
     const agg = emptyBucket();
     const text = new Set<string>();
+    let picked: Value | undefined; // with first/last, the max or min record, the first one on ties
     if (from < to && limited) {
       for (const v of this.records(list, from, to, q.first, q.last)) {
         addToBucket(agg, v.ts, v.datum);
         if (typeof v.datum === 'string') text.add(v.indicator);
+        else if (!picked || (mode === 'max' ? v.datum > (picked.datum as number) : v.datum < (picked.datum as number))) picked = v;
       }
     } else if (from < to) {
       for (const s of list) {
@@ -458,6 +460,7 @@ export class Store {
     if (text.size > 0) throw new NotNumericError([...text], mode);
     if (mode === 'mean' || mode === 'sum') return { mode, value: agg[0] === 0 ? null : mode === 'sum' ? agg[1] : agg[1] / agg[0], count: agg[0] };
     if (agg[0] === 0) return { mode, record: null };
+    if (picked) return { mode, record: picked };
     const [val, ts] = mode === 'max' ? [agg[4], agg[5]] : [agg[2], agg[3]];
     // The record itself: the first series (in series order) holding that value at that time.
     for (const s of list) {
@@ -481,7 +484,7 @@ export class Store {
     },
     delete: async (kind: string, id: string): Promise<boolean> => {
       this.check();
-      const removed = await this.configDb.remove([kind, id]);
+      const removed = await this.root.transaction(() => this.configDb.doesExist([kind, id]) && this.configDb.removeSync([kind, id]));
       await this.root.flushed;
       return removed;
     },

@@ -361,9 +361,9 @@ t.test('store — configuration entities: CRUD by kind, durable, survive a reope
   t.ok(await store.config.delete('rules', 'r2'));
   t.notOk(await store.config.delete('rules', 'r2'), 'deleting what is not there says so');
   await t.rejects(store.config.put('rules', 'r3', undefined), StoreError);
-  await store.append([{ indicator: 'v', ts: T0, datum: 1 }]);
-  await store.close();
-  await store.close();
+  const pending = store.append([{ indicator: 'v', ts: T0, datum: 1 }]);
+  await Promise.all([store.close(), store.close()]);
+  await pending;
   t.pass('close is idempotent');
   await t.rejects(store.append([{ indicator: 'v', ts: T0, datum: 1 }]), { name: 'StoreError', message: /closed/ });
   t.throws(() => store.query({}), { name: 'StoreError' });
@@ -373,7 +373,7 @@ t.test('store — configuration entities: CRUD by kind, durable, survive a reope
   t.same(store.config.entries('rulesX'), [['z', { id: 'z' }]]);
   t.same(store.config.get('devices', 'd1'), { id: 'd1' });
   t.equal(store.config.get('devices', 'nope'), undefined);
-  t.same(store.query({ indicator: 'v' }), { mode: 'records', records: [{ indicator: 'v', ts: T0, datum: 1 }] }, 'values survive too');
+  t.same(store.query({ indicator: 'v' }), { mode: 'records', records: [{ indicator: 'v', ts: T0, datum: 1 }] }, 'an append still pending at close is kept');
 });
 
 t.test('store — survives kill -9 during heavy writes: nothing committed is lost, roll-ups agree', async (t) => {

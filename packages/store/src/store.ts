@@ -140,6 +140,9 @@ export class Store {
   private sorted: Live[] = [];
   private nextId = 1;
   private closing?: Promise<void>;
+  /** Appends waiting for the transaction that will write them. */
+  private queue: Array<readonly Value[]> = [];
+  private queued?: Promise<void>;
   private readonly now: () => number;
 
   private constructor(private readonly opts: StoreOptions) {
@@ -192,22 +195,37 @@ export class Store {
   }
 
   /**
-   * Appends values; resolves when they are durable. Appends made in the same tick share one LMDB
-   * commit. A value that is not a finite number or a text, or has a bad timestamp, refuses the
-   * whole batch.
+   * Appends values; resolves when they are durable. Appends made in the same tick share one
+   * transaction and commit. A value that is not a finite number or a text, or has a bad
+   * timestamp, refuses the whole batch (rejects with StoreError; nothing of it is written).
    */
   async append(values: readonly Value[]): Promise<void> {
     this.check();
     if (!Array.isArray(values)) throw new StoreError('append takes an array of values');
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (typeof v?.indicator !== 'string' || v.indicator === '') throw bad(v, 'a value needs an indicator');
+      const d = v.datum;
+      if (typeof d === 'number' ? !Number.isFinite(d) : typeof d !== 'string') throw bad(v, `${String(d)} is not a finite number or a text`);
+      if (!Number.isInteger(v.ts) || v.ts < 0 || v.ts > MAX_TS) throw bad(v, `timestamp ${String(v.ts)} is not a time in ms`);
+      if ((v.device !== undefined && typeof v.device !== 'string') || (v.instance !== undefined && typeof v.instance !== 'string') || (v.rule !== undefined && typeof v.rule !== 'string'))
+        throw bad(v, 'device, instance and rule are texts');
+    }
     if (values.length === 0) return;
-    // A child transaction: when a value is refused (or anything throws) this batch is rolled back, and
-    // other batches in the same commit are not. Values are checked as they are written: one pass.
+    // Appends queued before the transaction starts are written by one write(): each bucket they
+    // touch is read and put once per commit, not once per append.
+    this.queue.push(values);
+    this.queued ??= this.root.childTransaction(() => {
+      const batches = this.queue;
+      this.queue = [];
+      this.queued = undefined;
+      this.write(batches);
+    });
     try {
-      await this.root.childTransaction(() => this.write(values));
+      await this.queued;
     } catch (err) {
-      // A refused value was rolled back by write(); anything else (a failed commit) may leave memory
-      // ahead of the database: read it again.
-      if (!(err instanceof StoreError)) this.reload();
+      // The child transaction rolled this group back; memory may be ahead of the database.
+      this.reload();
       throw err;
     }
     await this.root.flushed;
@@ -220,50 +238,46 @@ export class Store {
     for (const { value } of this.seriesDb.getRange()) this.remember(value);
   }
 
-  /** Runs inside the write transaction: puts the rows, then folds their deltas into the buckets. */
-  private write(values: readonly Value[]): void {
+  /** Runs inside a (child) write transaction: puts the rows of the queued appends, then folds their deltas into the buckets. */
+  private write(batches: ReadonlyArray<readonly Value[]>): void {
     const created: Live[] = [];
     const newest = new Map<Live, number | undefined>();
     const minutes = new Map<Live, Map<number, Delta>>();
     try {
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i]!;
-        if (typeof v?.indicator !== 'string' || v.indicator === '') throw bad(v, 'a value needs an indicator');
-        const datum = v.datum;
-        if (typeof datum === 'number' ? !Number.isFinite(datum) : typeof datum !== 'string') throw bad(v, `${String(datum)} is not a finite number or a text`);
-        const ts = v.ts;
-        if (!Number.isInteger(ts) || ts < 0 || ts > MAX_TS) throw bad(v, `timestamp ${String(ts)} is not a time in ms`);
-        if ((v.device !== undefined && typeof v.device !== 'string') || (v.instance !== undefined && typeof v.instance !== 'string') || (v.rule !== undefined && typeof v.rule !== 'string'))
-          throw bad(v, 'device, instance and rule are texts');
-        const device = v.device ?? '';
-        const instance = v.instance ?? '';
-        const rule = v.rule ?? '';
-        let s = this.find(v.indicator, device, instance, rule);
-        if (!s) {
-          const rec: Series = { id: this.nextId++, indicator: v.indicator, device, instance, rule };
-          this.seriesDb.put(rec.id, rec);
-          created.push((s = this.remember(rec)));
+      for (const values of batches) {
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i]!;
+          const { ts, datum } = v;
+          const device = v.device ?? '';
+          const instance = v.instance ?? '';
+          const rule = v.rule ?? '';
+          let s = this.find(v.indicator, device, instance, rule);
+          if (!s) {
+            const rec: Series = { id: this.nextId++, indicator: v.indicator, device, instance, rule };
+            this.seriesDb.put(rec.id, rec);
+            created.push((s = this.remember(rec)));
+          }
+          const key: [number, number] = [s.id, ts];
+          // Only a write at or before the newest timestamp can replace a value: skip the look-up otherwise.
+          let replaced = false;
+          if (ts <= this.newestOf(s)) replaced = this.values.doesExist(key);
+          else {
+            if (!newest.has(s)) newest.set(s, s.newest);
+            s.newest = ts;
+          }
+          const start = ts - (ts % MINUTE);
+          let d = s.open;
+          if (d === undefined || d.start !== start) {
+            let m = minutes.get(s);
+            if (!m) minutes.set(s, (m = new Map()));
+            d = m.get(start);
+            if (!d) m.set(start, (d = { start, b: emptyBucket(), replaced: false }));
+            s.open = d;
+          }
+          if (replaced) d.replaced = true;
+          else addToBucket(d.b, ts, datum);
+          this.values.put(key, datum);
         }
-        const key: [number, number] = [s.id, ts];
-        // Only a write at or before the newest timestamp can replace a value: skip the look-up otherwise.
-        let replaced = false;
-        if (ts <= this.newestOf(s)) replaced = this.values.doesExist(key);
-        else {
-          if (!newest.has(s)) newest.set(s, s.newest);
-          s.newest = ts;
-        }
-        const start = ts - (ts % MINUTE);
-        let d = s.open;
-        if (d === undefined || d.start !== start) {
-          let m = minutes.get(s);
-          if (!m) minutes.set(s, (m = new Map()));
-          d = m.get(start);
-          if (!d) m.set(start, (d = { start, b: emptyBucket(), replaced: false }));
-          s.open = d;
-        }
-        if (replaced) d.replaced = true;
-        else addToBucket(d.b, ts, datum);
-        this.values.put(key, datum);
       }
       for (const [s, m] of minutes) {
         // A bucket that starts after the series' newest value before this batch is empty: no read.

@@ -333,6 +333,23 @@ t.test('store — retention that cuts into the newest minute and hour, then appe
   }
 });
 
+t.test('store — close during retention: the run stops between transactions, roll-ups agree after reopening', async (t) => {
+  const path = await tempDir(t);
+  const now = T0 + 100 * HOUR;
+  let store = Store.open({ path, retention: { maxAgeMs: 0 }, now: () => now });
+  const values: Value[] = [];
+  for (let i = 0; i < 40_000; i++) values.push({ indicator: 'r', device: `d${i % 20}`, ts: T0 + i * 1000, datum: i % 97 });
+  await store.append(values);
+  const run = store.enforceRetention();
+  t.equal(store.enforceRetention(), run, 'a call during a run shares it');
+  await Promise.all([run, store.close()]);
+  store = Store.open({ path });
+  t.teardown(() => store.close());
+  const left = (store.query({ indicator: 'r' }) as { records: Value[] }).records;
+  t.ok(left.length < values.length, `some were deleted (${values.length - left.length})`);
+  for (const d of ['d0', 'd7', 'd19']) t.same(store.window({ indicator: 'r', device: d }, 0, now), referenceWindow(left, { device: d }, 0, now), `roll-ups of ${d} agree with the rows`);
+});
+
 t.test('store — retention by size keeps the newest values within the byte budget', async (t) => {
   const store = await openStore(t, { retention: { maxBytes: 1_048_576 } });
   const many: Value[] = [];

@@ -143,6 +143,7 @@ export class Store {
   /** Appends waiting for the transaction that will write them. */
   private queue: Array<readonly Value[]> = [];
   private queued?: Promise<void>;
+  private retention?: Promise<{ deleted: number }>;
   private readonly now: () => number;
 
   private constructor(private readonly opts: StoreOptions) {
@@ -341,9 +342,24 @@ export class Store {
   }
 
   private match(sel: SeriesSelector): Live[] {
-    if (sel.indicator !== undefined && sel.device !== undefined && sel.instance !== undefined && sel.rule !== undefined) {
-      const s = this.find(sel.indicator, sel.device, sel.instance, sel.rule);
-      return s ? [s] : [];
+    if (sel.indicator !== undefined) {
+      // Only that indicator's series (and device's, when given), put in series order.
+      const byDevice = this.index.get(sel.indicator);
+      const devices = sel.device === undefined ? [...(byDevice?.values() ?? [])] : [byDevice?.get(sel.device)];
+      const out: Live[] = [];
+      for (const byInstance of devices) {
+        if (!byInstance) continue;
+        const instances = sel.instance === undefined ? [...byInstance.values()] : [byInstance.get(sel.instance)];
+        for (const byRule of instances) {
+          if (!byRule) continue;
+          if (sel.rule === undefined) out.push(...byRule.values());
+          else {
+            const s = byRule.get(sel.rule);
+            if (s) out.push(s);
+          }
+        }
+      }
+      return out.length > 1 ? out.sort(compareSeries) : out;
     }
     return this.sorted.filter(
       (s) =>
@@ -562,16 +578,22 @@ export class Store {
    * Applies retention: values older than maxAgeMs, then the oldest values until the bytes in use
    * are within maxBytes. Runs in small transactions, so appends go on meanwhile.
    */
-  async enforceRetention(): Promise<{ deleted: number }> {
+  enforceRetention(): Promise<{ deleted: number }> {
     this.check();
+    // One run at a time: a call during a run shares it.
+    this.retention ??= this.retain().finally(() => (this.retention = undefined));
+    return this.retention;
+  }
+
+  private async retain(): Promise<{ deleted: number }> {
     const r = this.opts.retention ?? {};
     let deleted = 0;
     if (r.maxAgeMs !== undefined) {
       const cutoff = this.now() - r.maxAgeMs;
-      for (const s of [...this.sorted]) deleted += await this.trim(s, cutoff);
+      for (const s of [...this.sorted]) if (!this.closing) deleted += await this.trim(s, cutoff);
     }
     if (r.maxBytes !== undefined) {
-      for (let round = 0; round < 100; round++) {
+      for (let round = 0; round < 100 && !this.closing; round++) {
         const bytes = this.stats().bytes;
         if (bytes <= r.maxBytes) break;
         const { oldest, newest } = this.span();
@@ -580,7 +602,7 @@ export class Store {
         const share = Math.max(0.02, (bytes - r.maxBytes) / bytes);
         const cutoff = oldest + Math.max(1, Math.ceil((newest - oldest) * share));
         let n = 0;
-        for (const s of [...this.sorted]) n += await this.trim(s, cutoff);
+        for (const s of [...this.sorted]) if (!this.closing) n += await this.trim(s, cutoff);
         deleted += n;
       }
     }
@@ -601,6 +623,7 @@ export class Store {
   /** Waits for pending writes to be durable and closes the environment. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.retention?.catch(() => undefined); // a run stops at its next series; its failure is its caller's
       await this.root.flushed;
       await this.root.close();
     })();

@@ -442,16 +442,69 @@ export class Store {
 
   /** Records of the selected series over [from, to), merged by time (ties in series order); first or last `n` when given. */
   private records(list: Live[], from: number, to: number, first?: number, last?: number): Value[] {
+    const n = first ?? last;
+    if (n !== undefined && list.length > 1) return this.merged(list, from, to, n, last !== undefined);
     const out: Value[] = [];
     for (const s of list) {
-      const part = [...this.rows(s, from, to, last !== undefined, first ?? last)];
+      const part = [...this.rows(s, from, to, last !== undefined, n)];
       if (last !== undefined) part.reverse();
       for (const [ts, d] of part) out.push(this.toValue(s, ts, d));
     }
     if (list.length > 1) out.sort((a, b) => a.ts - b.ts); // stable: series order within a timestamp
-    if (first !== undefined && out.length > first) return out.slice(0, first);
-    if (last !== undefined && out.length > last) return out.slice(-last);
     return out;
+  }
+
+  /** The first (or last) `n` records of several series, merged lazily: reads about n + series rows, not n × series. */
+  private merged(list: Live[], from: number, to: number, n: number, reverse: boolean): Value[] {
+    type Head = { i: number; it: Iterator<[number, Datum]>; ts: number; d: Datum };
+    // Taken first: the earliest (latest when reversed); on a tie the first series (last when reversed).
+    const before = (a: Head, b: Head) => (reverse ? a.ts > b.ts || (a.ts === b.ts && a.i > b.i) : a.ts < b.ts || (a.ts === b.ts && a.i < b.i));
+    const heap: Head[] = [];
+    const push = (h: Head) => {
+      let k = heap.push(h) - 1;
+      while (k > 0) {
+        const p = (k - 1) >> 1;
+        if (!before(heap[k]!, heap[p]!)) break;
+        [heap[k], heap[p]] = [heap[p]!, heap[k]!];
+        k = p;
+      }
+    };
+    const pop = (): Head => {
+      const top = heap[0]!;
+      const end = heap.pop()!;
+      if (heap.length > 0) {
+        heap[0] = end;
+        for (let k = 0; ; ) {
+          const l = 2 * k + 1;
+          const r = l + 1;
+          let m = k;
+          if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
+          if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
+          if (m === k) break;
+          [heap[k], heap[m]] = [heap[m]!, heap[k]!];
+          k = m;
+        }
+      }
+      return top;
+    };
+    list.forEach((s, i) => {
+      const it = this.rows(s, from, to, reverse, n);
+      const r = it.next();
+      if (!r.done) push({ i, it, ts: r.value[0], d: r.value[1] });
+    });
+    const out: Value[] = [];
+    while (out.length < n && heap.length > 0) {
+      const h = pop();
+      out.push(this.toValue(list[h.i]!, h.ts, h.d));
+      const r = h.it.next();
+      if (!r.done) {
+        h.ts = r.value[0];
+        h.d = r.value[1];
+        push(h);
+      }
+    }
+    for (const h of heap) h.it.return?.(undefined); // ends their range reads
+    return reverse ? out.reverse() : out;
   }
 
   /** Answers the data-access query (DESIGN.md §1): `from` inclusive, `to` exclusive; throws StoreError or NotNumericError. */

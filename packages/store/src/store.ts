@@ -525,7 +525,7 @@ export class Store {
     if (mode === 'records') return { mode, records: from < to ? this.records(list, from, to, q.first, q.last) : [] };
     const agg = emptyBucket();
     const text = new Set<string>();
-    let picked: Value | undefined; // with first/last, the max or min record, the first one on ties
+    let picked: Value | undefined; // the max or min record, the first one on ties
     if (from < to && limited) {
       for (const v of this.records(list, from, to, q.first, q.last)) {
         addToBucket(agg, v.ts, v.datum);
@@ -533,24 +533,19 @@ export class Store {
         else if (!picked || (mode === 'max' ? v.datum > (picked.datum as number) : v.datum < (picked.datum as number))) picked = v;
       }
     } else if (from < to) {
+      const [v, t] = (mode === 'max' ? [4, 5] : [2, 3]) as [2 | 4, 3 | 5];
       for (const s of list) {
         const b = this.aggregateSeries(s, from, to);
         if (b[6] > 0) text.add(s.indicator);
+        // The bucket keeps the extreme and its time: the record is (series, time, value), no look-up.
+        if ((mode === 'max' || mode === 'min') && b[0] > 0 && (!picked || (mode === 'max' ? b[v] > agg[v] : b[v] < agg[v]) || (b[v] === agg[v] && b[t] < agg[t]))) picked = this.toValue(s, b[t], b[v]);
         mergeBucket(agg, b);
       }
     }
     if (mode === 'count') return { mode, count: agg[0] + agg[6] };
     if (text.size > 0) throw new NotNumericError([...text], mode);
     if (mode === 'mean' || mode === 'sum') return { mode, value: agg[0] === 0 ? null : mode === 'sum' ? agg[1] : agg[1] / agg[0], count: agg[0] };
-    if (agg[0] === 0) return { mode, record: null };
-    if (picked) return { mode, record: picked };
-    const [val, ts] = mode === 'max' ? [agg[4], agg[5]] : [agg[2], agg[3]];
-    // The record itself: the first series (in series order) holding that value at that time.
-    for (const s of list) {
-      const d = this.values.get([s.id, ts]);
-      if (d === val) return { mode, record: this.toValue(s, ts, d) };
-    }
-    throw new StoreError(`the ${mode} of the selected series was not found at ${ts}: the roll-ups disagree with the rows`);
+    return { mode, record: agg[0] === 0 ? null : picked! };
   }
 
   /** Configuration entities (JSON values) by kind and id, in the same environment; puts and deletes are durable when they resolve. */

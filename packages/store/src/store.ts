@@ -66,7 +66,7 @@ interface Cached {
 /** A roll-up bucket: numeric count, sum, min and max (with their timestamps), and the count of text values. */
 type Bucket = [n: number, sum: number, min: number, minTs: number, max: number, maxTs: number, text: number];
 
-/** What one append adds to one bucket; `replaced` when it overwrote a value (then the bucket is recomputed). */
+/** What the queued appends add to one bucket; `replaced` when one overwrote a value (then the bucket is rebuilt). */
 interface Delta {
   start: number;
   b: Bucket;
@@ -112,7 +112,7 @@ function addToBucket(b: Bucket, ts: number, d: Datum): void {
   }
 }
 
-/** Series order: indicator, device, instance, rule (code-point order); ties in time are merged in it. */
+/** Series order: indicator, device, instance, rule (JS string order); ties in time are merged in it. */
 function compareSeries(a: Series, b: Series): number {
   for (const k of ['indicator', 'device', 'instance', 'rule'] as const) if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
   return 0;
@@ -170,7 +170,7 @@ export class Store {
     return this.index.get(indicator)?.get(device)?.get(instance)?.get(rule);
   }
 
-  private remember(s: Series): Live {
+  private remember(s: Series, inOrder = true): Live {
     const live: Live = { ...s, last: [] };
     const level = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
       let v = m.get(k);
@@ -178,6 +178,11 @@ export class Store {
       return v;
     };
     level(level(level(this.index, s.indicator, () => new Map()), s.device, () => new Map()), s.instance, () => new Map()).set(s.rule, live);
+    this.nextId = Math.max(this.nextId, s.id + 1);
+    if (!inOrder) {
+      this.sorted.push(live);
+      return live;
+    }
     let lo = 0;
     let hi = this.sorted.length;
     while (lo < hi) {
@@ -186,7 +191,6 @@ export class Store {
       else hi = mid;
     }
     this.sorted.splice(lo, 0, live);
-    this.nextId = Math.max(this.nextId, s.id + 1);
     return live;
   }
 
@@ -215,7 +219,7 @@ export class Store {
     if (values.length === 0) return;
     // Appends queued before the transaction starts are written by one write(): each bucket they
     // touch is read and put once per commit, not once per append.
-    this.queue.push(values);
+    this.queue.push(values.slice()); // the caller may reuse its array before the transaction runs
     this.queued ??= this.root.childTransaction(() => {
       const batches = this.queue;
       this.queue = [];
@@ -236,7 +240,8 @@ export class Store {
   private reload(): void {
     this.index.clear();
     this.sorted = [];
-    for (const { value } of this.seriesDb.getRange()) this.remember(value);
+    for (const { value } of this.seriesDb.getRange()) this.remember(value, false);
+    this.sorted.sort(compareSeries);
   }
 
   /** Runs inside a (child) write transaction: puts the rows of the queued appends, then folds their deltas into the buckets. */
@@ -600,7 +605,7 @@ export class Store {
           if (b[0] + b[6] > 0) this.rollups.put([s.id, level, edge], b);
           else this.rollups.remove([s.id, level, edge]);
         }
-        if ([...this.values.getKeys({ start: [s.id, 0], end: [s.id, MAX_TS], limit: 1 })].length === 0) {
+        if (this.find(s.indicator, s.device, s.instance, s.rule) === s && [...this.values.getKeys({ start: [s.id, 0], end: [s.id, MAX_TS], limit: 1 })].length === 0) {
           this.seriesDb.remove(s.id);
           this.forget(s);
         }

@@ -1,0 +1,239 @@
+import { isIP } from 'node:net';
+import { defineConnector, failure, reading, type ReadRequest, type Reading } from '@probemesh/core';
+import { Type, type Static } from '@probemesh/model';
+import { Listener, MAX_TCP_CONNECTIONS, type ListenerStats, type Transport, type Watch } from './listener.js';
+import { FACILITIES, SEVERITIES, type SyslogMessage } from './parse.js';
+
+const FacilityName = Type.Union(FACILITIES.map((f) => Type.Literal(f)));
+
+/** Which messages a syslog indicator counts, on which listener, and what it reports. */
+export const SyslogParams = Type.Object(
+  {
+    measure: Type.Union([Type.Literal('count'), Type.Literal('rate_per_s'), Type.Literal('last_message'), Type.Literal('rejects')], {
+      description:
+        'since the previous read of this indicator: count of matching messages, their rate per second, the text of the last one, or malformed messages received (filters do not apply)',
+    }),
+    transport: Type.Optional(Type.Union([Type.Literal('udp'), Type.Literal('tcp')], { description: 'default udp; tcp takes octet-counted and newline-framed streams (RFC 6587)' })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'port to listen on (default 514, which needs CAP_NET_BIND_SERVICE)' })),
+    bind: Type.Optional(
+      Type.String({ minLength: 2, maxLength: 45, pattern: '^[0-9A-Fa-f.:]+$', description: 'local address to listen on (default 127.0.0.1; 0.0.0.0 or :: to hear the network)' }),
+    ),
+    host: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'sender host name (or address when the message names none), any case; * matches any run of characters' })),
+    app: Type.Optional(Type.String({ minLength: 1, maxLength: 48, description: 'APP-NAME / TAG, exact case; * matches any run of characters' })),
+    facility: Type.Optional(Type.Union([FacilityName, Type.Array(FacilityName, { minItems: 1, maxItems: FACILITIES.length })], { description: 'one facility or a list' })),
+    severity: Type.Optional(Type.Union(SEVERITIES.map((s) => Type.Literal(s)), { description: 'this severity or more severe (err counts err, crit, alert, emerg)' })),
+    pattern: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'JavaScript regular expression searched in the message text' })),
+    ignoreCase: Type.Optional(Type.Boolean({ description: 'pattern ignores case (default false)' })),
+    maxMessageBytes: Type.Optional(
+      Type.Integer({ minimum: 480, maximum: 65536, description: 'longer messages are rejects (default 8192; the largest asked for on a listener applies to it)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SyslogParams = Static<typeof SyslogParams>;
+
+const DEFAULT_PORT = 514;
+const DEFAULT_BIND = '127.0.0.1';
+const DEFAULT_MAX_BYTES = 8192;
+/** An indicator neither synced nor read for this long (or 3 of its read intervals, if longer) lets go of its listener. */
+const IDLE_MS = 10 * 60_000;
+
+/** Compiles an indicator's filters into one test; throws when `pattern` is not a regular expression. */
+export function compileFilter(p: SyslogParams): (m: SyslogMessage) => boolean {
+  const tests: Array<(m: SyslogMessage) => boolean> = [];
+  if (p.severity) {
+    const max = SEVERITIES.indexOf(p.severity);
+    tests.push((m) => m.severity <= max);
+  }
+  if (p.facility) {
+    const mask = (Array.isArray(p.facility) ? p.facility : [p.facility]).reduce((a, f) => a | (1 << FACILITIES.indexOf(f)), 0);
+    tests.push((m) => ((mask >> m.facility) & 1) === 1);
+  }
+  if (p.host) {
+    const is = glob(p.host, true);
+    tests.push((m) => is(m.host));
+  }
+  if (p.app) {
+    const is = glob(p.app, false);
+    tests.push((m) => is(m.app));
+  }
+  if (p.pattern) {
+    let re: RegExp;
+    try {
+      re = new RegExp(p.pattern, p.ignoreCase ? 'i' : '');
+    } catch (err) {
+      throw new Error(`pattern ${JSON.stringify(p.pattern)} is not a valid regular expression: ${(err as Error).message}`);
+    }
+    tests.push((m) => re.test(m.msg));
+  }
+  return (m) => tests.every((t) => t(m));
+}
+
+/** A name test: exact (optionally any case), or a glob where * matches any run of characters. */
+function glob(g: string, anyCase: boolean): (s: string) => boolean {
+  if (!g.includes('*')) {
+    const want = anyCase ? g.toLowerCase() : g;
+    return anyCase ? (s) => s === g || s.toLowerCase() === want : (s) => s === g;
+  }
+  const re = new RegExp(`^${g.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, anyCase ? 'is' : 's');
+  return (s) => re.test(s);
+}
+
+/** One indicator's watch: where it listens, its parameters' key, and its read window. */
+interface IndicatorWatch extends Watch {
+  key: string;
+  params: SyslogParams;
+  listener?: Listener;
+  /** Why the indicator cannot be read (a bad pattern). */
+  error?: string;
+  since: number;
+  lastUsed: number;
+  /** Length of its previous read window, to tell a slow rule from a removed indicator. */
+  interval: number;
+}
+
+const listenerKey = (p: SyslogParams) => `${p.transport ?? 'udp'} ${p.bind ?? DEFAULT_BIND} ${p.port ?? DEFAULT_PORT}`;
+const paramsKey = (p: SyslogParams) =>
+  JSON.stringify([p.measure, listenerKey(p), p.host, p.app, p.facility, p.severity, p.pattern, p.ignoreCase, p.maxMessageBytes]);
+
+/**
+ * The `syslog` connector: UDP and TCP listeners, opened and closed by `sync`, shared by every
+ * indicator on the same transport, address and port. Each read reports what arrived since that
+ * indicator's previous read. Malformed messages are counted as rejects and change nothing else.
+ */
+export const syslogConnector = defineConnector({
+  scheme: 'syslog',
+  summary: 'counts, rates and last text of matching syslog messages (RFC 3164/5424 over UDP and TCP)',
+  params: SyslogParams,
+  perDevice: false,
+  start: (ctx) => {
+    const now = () => ctx.clock.now();
+    const stats: ListenerStats = { messages: 0, rejects: 0, rejects_pri: 0, rejects_header: 0, rejects_oversize: 0, rejects_framing: 0, tcp_refused: 0, listen_errors: 0 };
+    const listeners = new Map<string, Listener>();
+    const watches = new Map<string, IndicatorWatch>();
+    let stopped = false;
+    let queue: Promise<void> = Promise.resolve();
+
+    /** The listener's size limit follows the largest any of its watches asks for. */
+    const resize = (l: Listener) => {
+      let max = 0;
+      for (const w of l.watches) max = Math.max(max, (w as IndicatorWatch).params.maxMessageBytes ?? DEFAULT_MAX_BYTES);
+      if (max > 0) l.maxBytes = max;
+    };
+
+    const drop = (id: string, w: IndicatorWatch) => {
+      watches.delete(id);
+      if (!w.listener) return;
+      w.listener.watches.delete(w);
+      resize(w.listener);
+    };
+
+    /** Points `req.indicator` at its listener; a new or changed indicator starts a fresh window. */
+    const want = (req: ReadRequest<SyslogParams>, at: number) => {
+      const p = req.params;
+      const key = paramsKey(p);
+      const old = watches.get(req.indicator);
+      if (old?.key === key) {
+        old.lastUsed = at;
+        return;
+      }
+      if (old) drop(req.indicator, old);
+      const w: IndicatorWatch = { key, params: p, match: () => false, count: 0, rejects: 0, since: at, lastUsed: at, interval: 0 };
+      watches.set(req.indicator, w);
+      try {
+        w.match = compileFilter(p);
+      } catch (err) {
+        w.error = (err as Error).message;
+        return;
+      }
+      const bind = p.bind ?? DEFAULT_BIND;
+      if (isIP(bind) === 0) {
+        w.error = `bind ${JSON.stringify(bind)} is not an IP address`;
+        return;
+      }
+      const lk = listenerKey(p);
+      let l = listeners.get(lk);
+      if (!l) listeners.set(lk, (l = new Listener((p.transport ?? 'udp') as Transport, bind, p.port ?? DEFAULT_PORT, DEFAULT_MAX_BYTES, stats, now)));
+      l.watches.add(w);
+      w.listener = l;
+      resize(l);
+    };
+
+    /** Opens listeners that should listen, closes those nobody watches; one at a time (rules sync concurrently). */
+    const apply = (requests: ReadonlyArray<ReadRequest<SyslogParams>>): Promise<void> =>
+      (queue = queue.then(async () => {
+        if (stopped) return;
+        const at = now();
+        for (const r of requests) want(r, at);
+        for (const [id, w] of watches) if (at - w.lastUsed > Math.max(IDLE_MS, 3 * w.interval)) drop(id, w);
+        for (const [k, l] of listeners) {
+          if (l.watches.size === 0) {
+            listeners.delete(k);
+            await l.stop();
+            ctx.log('info', `closed ${l.name}`);
+          } else if (!l.open) {
+            const before = l.error;
+            await l.start();
+            if (l.open) ctx.log('info', `listening on ${l.name}`);
+            else if (l.error !== before) ctx.log('warn', l.error!);
+          }
+        }
+      }));
+
+    const readOne = (req: ReadRequest<SyslogParams>, at: number): Reading => {
+      const w = watches.get(req.indicator);
+      if (!w) return failure('config', 'syslog session stopped', false);
+      if (w.error) return failure('config', w.error, false);
+      const l = w.listener!;
+      if (!l.open) return failure('config', l.error ?? `${l.name} is not listening`, true);
+      const { count, rejects, last } = w;
+      const seconds = (at - w.since) / 1000;
+      w.count = 0;
+      w.rejects = 0;
+      w.last = undefined;
+      w.interval = at - w.since;
+      w.since = at;
+      w.lastUsed = at;
+      switch (req.params.measure) {
+        case 'count':
+          return reading(count);
+        case 'rate_per_s':
+          return reading(seconds > 0 ? count / seconds : 0);
+        case 'rejects':
+          return reading(rejects);
+        case 'last_message':
+          // Nothing matched in this window: no sample (nothing stored), rather than a failure.
+          return last === undefined ? { ok: true, samples: [] } : reading(last);
+      }
+    };
+
+    return {
+      async sync(requests) {
+        await apply(requests);
+      },
+      async read(requests) {
+        const fresh = requests.filter((r) => watches.get(r.indicator)?.key !== paramsKey(r.params));
+        if (fresh.length) await apply(fresh); // read without a sync first (or with changed params)
+        const at = now();
+        return requests.map((r) => readOne(r, at));
+      },
+      stats() {
+        let open = 0;
+        let connections = 0;
+        for (const l of listeners.values()) {
+          if (l.open) open++;
+          connections += l.connections;
+        }
+        return { ...stats, listeners: open, tcp_connections: connections, tcp_max_connections: MAX_TCP_CONNECTIONS };
+      },
+      async stop() {
+        stopped = true;
+        await queue;
+        const all = [...listeners.values()];
+        listeners.clear();
+        watches.clear();
+        await Promise.all(all.map((l) => l.stop()));
+      },
+    };
+  },
+});

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { runProbe } from '@probemesh/probe';
-import { startNats, tempDir, waitUntil } from '@probemesh/testkit';
+import { spawnLogged, startNats, tempDir, waitUntil } from '@probemesh/testkit';
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL('../packages/probe/dist/cli.js', import.meta.url));
@@ -55,4 +55,56 @@ rules:
   t.same(probe.probe.list('indicators').map((i) => i.id), ['racks'], 'the invalid config changed nothing');
   const bad = await run(process.execPath, [cli, 'flash', '--config', join(dir.path, 'nope.yaml')]).catch((e: { stderr: string }) => e);
   t.match((bad as { stderr: string }).stderr, /cannot read config .*nope\.yaml: no such file/);
+});
+
+t.test('flash — a new node boots from its bundle, appears in /mesh and starts measuring', async (t) => {
+  const nats = await startNats();
+  t.teardown(() => nats.remove());
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const token = 'flash-test-read-token-1';
+  const coord = await runProbe({ id: 'site', role: 'coordinator', dataDir: join(dir.path, 'site'), nats: { servers: [nats.url] }, http: { port: 0 }, tokens: [{ token, role: 'read' }] }, { log: () => undefined, connectors: [] });
+  t.teardown(() => coord.stop());
+  const get = async (path: string) => {
+    const res = await fetch(coord.url + path, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  t.notOk(((await get('/mesh')).body as unknown as Array<{ probe: string }>).some((p) => p.probe === 'net9'), 'net9 is not in the mesh yet');
+
+  const file = join(dir.path, 'net9.yaml');
+  await writeFile(
+    file,
+    `id: net9
+role: delegated
+parent: site
+nats: { servers: ["${nats.url}"] }
+http: { port: 0 }
+indicators:
+  - { id: servers, kind: static, value: 24 }
+  - { id: watts_per_server, kind: static, value: 212.5 }
+  - { id: it_power, kind: calculated, formula: servers * watts_per_server }
+rules:
+  - { id: power, indicators: [it_power], period: 1s }
+`,
+  );
+  const bundle = join(dir.path, 'net9.json');
+  const dataDir = join(dir.path, 'net9-data');
+  // The node boots before anything is flashed for it: it waits for its config.
+  await writeFile(bundle, JSON.stringify({ probe: 'net9', nats: { servers: [nats.url] }, dataDir }));
+  const node = spawnLogged(process.execPath, [cli, 'probe', '--bundle', bundle, '--wait', '60']);
+  t.teardown(() => node.stop());
+  await waitUntil('node waiting for its config', () => /reading this node's config from NATS KV/.test(node.output()), 15_000, node);
+  await run(process.execPath, [cli, 'flash', '--config', file, '--bundle', join(dir.path, 'written.json')]);
+
+  await waitUntil('net9 in the coordinator\'s /mesh', async () => ((await get('/mesh')).body as unknown as Array<{ probe: string }>).some((p) => p.probe === 'net9'), 30_000, node);
+  const member = ((await get('/mesh')).body as unknown as Array<Record<string, unknown>>).find((p) => p.probe === 'net9')!;
+  t.match(member, { probe: 'net9', role: 'delegated', parent: 'site', stale: false }, 'listed with its role and parent');
+  // Queried through the coordinator: the new node measures and stores.
+  await waitUntil('net9 stored it_power', async () => (await get('/query?probe=net9&indicator=it_power&last=1')).status === 200 && ((await get('/query?probe=net9&indicator=it_power&last=1')).body.records as unknown[]).length > 0, 30_000, node);
+  const r = await get('/query?probe=net9&indicator=it_power&last=1');
+  t.equal((r.body.records as Array<{ datum: number }>)[0]!.datum, 5100, '24 × 212.5 W, stored by the new node and read through the coordinator');
+  t.match(node.output(), new RegExp(`data in ${dataDir.replace(/[/.]/g, '\\$&')}`), 'the node keeps its data where the bundle says');
+
+  const missing = await run(process.execPath, [cli, 'probe', '--bundle', join(dir.path, 'none.json')]).catch((e: { stderr: string }) => e);
+  t.match((missing as { stderr: string }).stderr, /cannot read boot bundle .*none\.json: no such file/);
 });

@@ -8,9 +8,12 @@ export interface MeshUser {
 
 const q = (s: string) => JSON.stringify(s);
 
-/** What a probe may publish: only under its own id, plus requests, replies and the JetStream API it uses. */
-export function probePublishAllow(id: string): string[] {
-  return [
+/**
+ * What a probe may publish: only under its own id, plus requests, replies and the JetStream API
+ * it uses. With `jsDomain` (a probe on a leaf node) the API subjects are those of that domain too.
+ */
+export function probePublishAllow(id: string, jsDomain?: string): string[] {
+  const allow = [
     `pm.alert.*.${id}.>`,
     `pm.partial.${id}.>`,
     `pm.value.${id}.>`,
@@ -29,16 +32,17 @@ export function probePublishAllow(id: string): string[] {
     '$JS.ACK.>',
     '$JS.FC.>',
   ];
+  return jsDomain ? [...allow, ...allow.filter((s) => s.startsWith('$JS.API.')).map((s) => s.replace('$JS.API.', `$JS.${jsDomain}.API.`))] : allow;
 }
 
 /**
  * The nats-server `authorization` block for a mesh: one user per probe, allowed to publish only
  * under its own id, and an operator who may do anything (flash configs, read every stream).
  */
-export function natsAuthorization(probes: readonly MeshUser[], operator: MeshUser): string {
+export function natsAuthorization(probes: readonly MeshUser[], operator: MeshUser, jsDomain?: string): string {
   const users = probes.map(
     (p) =>
-      `    { user: ${q(p.user)}, password: ${q(p.password)}, permissions: { publish: { allow: [${probePublishAllow(p.user).map(q).join(', ')}] }, subscribe: { allow: ["pm.>", "_INBOX.>", "$KV.pm_config.probe.${p.user}"] } } }`,
+      `    { user: ${q(p.user)}, password: ${q(p.password)}, permissions: { publish: { allow: [${probePublishAllow(p.user, jsDomain).map(q).join(', ')}] }, subscribe: { allow: ["pm.>", "_INBOX.>", "$KV.pm_config.probe.${p.user}"] } } }`,
   );
   users.push(`    { user: ${q(operator.user)}, password: ${q(operator.password)} }`);
   return `authorization {\n  users: [\n${users.join(',\n')}\n  ]\n}\n`;

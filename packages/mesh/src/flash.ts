@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { messageOf } from '@probemesh/core';
-import { ProbeConfig, buckets, check, configKey } from '@probemesh/model';
+import { ProbeConfig, buckets, check, configKey, type BootBundle } from '@probemesh/model';
 
 /** Opens (creating when missing) the `pm_config` bucket, keeping a few revisions per probe. */
 export function configBucket(nc: NatsConnection, jsDomain?: string): Promise<KV> {
@@ -17,15 +17,30 @@ export async function flash(nc: NatsConnection, config: unknown, jsDomain?: stri
 }
 
 /** What a new node needs to boot and join: its id, where NATS is, its credentials, its data dir. */
-export interface BootBundle {
-  probe: string;
-  nats: ProbeConfig['nats'];
-  dataDir: string;
-}
-
 export function bootBundle(config: ProbeConfig, dataDir = config.dataDir ?? `/var/lib/probemesh/${config.id}`): BootBundle {
   if (!config.nats) throw new Error(`probe '${config.id}' has no nats section: a flashed probe needs to reach NATS`);
   return { probe: config.id, nats: config.nats, dataDir };
+}
+
+/**
+ * The flashed configuration of probe `id`; waits up to `waitMs` for it to be flashed. A node
+ * booting from a bundle takes its configuration from here.
+ */
+export async function fetchConfig(nc: NatsConnection, id: string, jsDomain?: string, waitMs = 0): Promise<ProbeConfig> {
+  const kv = await configBucket(nc, jsDomain);
+  const origin = `flashed config of ${id} (pm_config/${configKey(id)})`;
+  const now = await kv.get(configKey(id));
+  if (now?.operation === 'PUT') return check(ProbeConfig, now.json(), origin);
+  if (waitMs <= 0) throw new Error(`nothing flashed for probe '${id}' yet: run probemesh flash --config <its config>`);
+  const it = await kv.watch({ key: configKey(id), ignoreDeletes: true });
+  const timer = setTimeout(() => it.stop(), waitMs);
+  try {
+    for await (const e of it) if (e.operation === 'PUT') return check(ProbeConfig, e.json(), origin);
+  } finally {
+    clearTimeout(timer);
+    it.stop();
+  }
+  throw new Error(`nothing flashed for probe '${id}' within ${waitMs} ms: run probemesh flash --config <its config>`);
 }
 
 /**

@@ -2,14 +2,16 @@ import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { Probe } from '@probemesh/runtime';
 import { freeTcpPort, startNats, tempDir, waitUntil } from '@probemesh/testkit';
-import { MeshNode } from './index.js';
+import { MeshNode, natsAuthorization } from './index.js';
 
-t.test('leaf node — a site probe on a leaf server reaches a subscriber and a probe on the hub', async (t) => {
+t.test('leaf node — a site probe with a restricted user on a leaf server reaches a subscriber and a probe on the hub', async (t) => {
   const leafPort = await freeTcpPort();
   const hub = await startNats({ name: 'hub', jsDomain: 'hub', config: `leafnodes { listen: "127.0.0.1:${leafPort}" }` });
   t.teardown(() => hub.remove());
-  // The site's leaf server has no JetStream of its own: its probes use the hub's (domain "hub").
-  const leaf = await startNats({ name: 'site1', jetstream: false, config: `leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${leafPort}" } ] }` });
+  // The site's leaf server has no JetStream of its own: its probes use the hub's (domain "hub"),
+  // and its probe user may publish only under its own id, with the hub domain's JetStream API.
+  const users = natsAuthorization([{ user: 'site1-probe', password: 's1' }], { user: 'ops', password: 'ops' }, 'hub');
+  const leaf = await startNats({ name: 'site1', jetstream: false, config: `${users}\nleafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${leafPort}" } ] }` });
   t.teardown(() => leaf.remove());
 
   const dirs = await Promise.all([tempDir(), tempDir()]);
@@ -29,7 +31,7 @@ t.test('leaf node — a site probe on a leaf server reaches a subscriber and a p
   const siteNode = await (async () => {
     for (let i = 0; ; i++) {
       try {
-        return await MeshNode.start({ id: 'site1-probe', role: 'delegated', parent: 'central', nats: { servers: [leaf.url], jsDomain: 'hub' }, heartbeatMs: 200 }, site);
+        return await MeshNode.start({ id: 'site1-probe', role: 'delegated', parent: 'central', nats: { servers: [leaf.url], jsDomain: 'hub', user: 'site1-probe', pass: 's1' }, heartbeatMs: 200 }, site);
       } catch (err) {
         if (i > 25) throw err;
         await new Promise((r) => setTimeout(r, 200));

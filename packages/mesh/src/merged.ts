@@ -43,27 +43,46 @@ export class MergedWindows {
 
   /** Merges one partial; false when that source's window was merged already. */
   async merge(p: PartialAggregate): Promise<boolean> {
-    const source = `${p.probe}/${p.group}`;
-    const ws = this.windows(p.indicator);
-    const w = ws.get(p.windowStart) ?? { indicator: p.indicator, windowStart: p.windowStart, windowEnd: p.windowEnd, count: 0, sum: 0, min: Infinity, max: -Infinity, total: 0, devices: 0, sources: [] };
-    if (w.sources.includes(source)) return false;
-    const merged: MergedWindow = {
-      ...w,
-      count: w.count + p.count,
-      sum: w.sum + p.sum,
-      min: Math.min(w.min, p.min),
-      max: Math.max(w.max, p.max),
-      total: w.total + (p.count ? (p.sum / p.count) * (p.devices ?? 1) : 0),
-      devices: w.devices + (p.devices ?? 1),
-      sources: [...w.sources, source],
-    };
-    await this.store?.config.put(KIND, `${p.indicator}/${p.windowStart}`, merged);
-    ws.set(p.windowStart, merged);
-    for (const start of [...ws.keys()].sort((a, b) => a - b).slice(0, Math.max(0, ws.size - KEEP_WINDOWS))) {
-      ws.delete(start);
-      await this.store?.config.delete(KIND, `${p.indicator}/${start}`);
+    return (await this.mergeAll([p])) === 1;
+  }
+
+  /**
+   * Merges a batch of partials and saves the windows they touched in one store commit; resolves
+   * with how many were new (a source's window merged already is skipped). Ack after it resolves.
+   */
+  async mergeAll(ps: readonly PartialAggregate[]): Promise<number> {
+    const touched = new Map<string, MergedWindow>();
+    const dropped = new Set<string>();
+    let added = 0;
+    for (const p of ps) {
+      const source = `${p.probe}/${p.group}`;
+      const ws = this.windows(p.indicator);
+      const w = ws.get(p.windowStart) ?? { indicator: p.indicator, windowStart: p.windowStart, windowEnd: p.windowEnd, count: 0, sum: 0, min: Infinity, max: -Infinity, total: 0, devices: 0, sources: [] };
+      if (w.sources.includes(source)) continue;
+      const merged: MergedWindow = {
+        ...w,
+        count: w.count + p.count,
+        sum: w.sum + p.sum,
+        min: Math.min(w.min, p.min),
+        max: Math.max(w.max, p.max),
+        total: w.total + (p.count ? (p.sum / p.count) * (p.devices ?? 1) : 0),
+        devices: w.devices + (p.devices ?? 1),
+        sources: [...w.sources, source],
+      };
+      ws.set(p.windowStart, merged);
+      touched.set(`${p.indicator}/${p.windowStart}`, merged);
+      added++;
+      if (ws.size > KEEP_WINDOWS) {
+        const oldest = Math.min(...ws.keys());
+        ws.delete(oldest);
+        touched.delete(`${p.indicator}/${oldest}`);
+        dropped.add(`${p.indicator}/${oldest}`);
+      }
     }
-    return true;
+    // Issued in one turn, lmdb writes them in one transaction.
+    const store = this.store;
+    if (store) await Promise.all([...[...touched].map(([k, w]) => store.config.put(KIND, k, w)), ...[...dropped].map((k) => store.config.delete(KIND, k))]);
+    return added;
   }
 
   /** The newest merged window of an indicator. */

@@ -1,10 +1,11 @@
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { backoffDelay, messageOf } from '@probemesh/core';
 import { Heartbeat, PartialAggregate, Query, QueryResult, check, fits, streams, subjects, type Alert, type NatsOptions, type Role } from '@probemesh/model';
 import type { ProbeService } from '@probemesh/runtime';
 import type { Store } from '@probemesh/store';
 import type { MergedWindows } from './merged.js';
+import { natsConnect } from './connect.js';
 
 /** How a probe joins the mesh. */
 export interface MeshOptions {
@@ -78,15 +79,7 @@ export class MeshNode {
 
   /** Connects (retrying forever in the background once connected), ensures the streams, starts serving. */
   static async start(opts: MeshOptions, service: ProbeService): Promise<MeshNode> {
-    const n = opts.nats;
-    const nc = await connect({
-      servers: n.servers,
-      name: `probemesh-${opts.id}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      ...(n.user ? { user: n.user, pass: n.pass ?? '' } : {}),
-      ...(n.token ? { token: n.token } : {}),
-    });
+    const nc = await natsConnect(opts.nats, { name: `probemesh-${opts.id}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
     const node = new MeshNode(opts, service, nc);
     node.restoreOutbox();
     await node.ensureStreams();
@@ -270,22 +263,43 @@ export class MeshNode {
       await jsm.consumers.add(streams.partials, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: 'pm.partial.>', ack_wait: 30e9 });
     }
     const consumer = await this.js.consumers.get(streams.partials, durable);
-    this.consumer = await consumer.consume({ max_messages: 256 });
+    this.consumer = await consumer.consume({ max_messages: 1024 });
     const children = this.opts.children ? new Set(this.opts.children) : undefined;
+    // Messages that arrive together are merged together: one store commit, then their acks.
+    let batch: JsMsg[] = [];
+    let flushing: Promise<void> = Promise.resolve();
+    const flush = () => {
+      const msgs = batch;
+      batch = [];
+      flushing = flushing.then(async () => {
+        const ps = msgs.map((m) => this.partialOf(m)).filter((p): p is PartialAggregate => p !== undefined && p.probe !== this.opts.id && (!children || children.has(p.probe)));
+        try {
+          this.merges += await merged.mergeAll(ps);
+          for (const m of msgs) m.ack();
+        } catch (err) {
+          this.opts.log?.('warn', `${msgs.length} partials not merged, redelivered later: ${messageOf(err)}`);
+          for (const m of msgs) m.nak(1000);
+        }
+      });
+    };
     void (async () => {
       for await (const m of this.consumer!) {
-        try {
-          const p: unknown = m.json();
-          if (fits(PartialAggregate, p) && p.probe !== this.opts.id && (!children || children.has(p.probe))) {
-            if (await merged.merge(p)) this.merges++;
-          }
-          m.ack();
-        } catch (err) {
-          this.opts.log?.('warn', `partial on ${m.subject} not merged: ${messageOf(err)}`);
-          m.nak(1000);
-        }
+        if (batch.push(m) === 1) setImmediate(flush);
+        if (batch.length >= 512) await flushing;
       }
     })();
+  }
+
+  /** A partial aggregate from a message, or undefined (logged) when it is not one: acked and dropped. */
+  private partialOf(m: JsMsg): PartialAggregate | undefined {
+    try {
+      const p: unknown = m.json();
+      if (fits(PartialAggregate, p)) return p;
+    } catch {
+      // not JSON
+    }
+    this.opts.log?.('warn', `dropped a message on ${m.subject} that is not a partial aggregate`);
+    return undefined;
   }
 
   /** Alert transitions not yet acknowledged by JetStream. */

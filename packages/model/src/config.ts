@@ -87,3 +87,14 @@ export const ProbeConfig = Type.Object(
   { additionalProperties: false },
 );
 export type ProbeConfig = Static<typeof ProbeConfig>;
+
+/** What a new node needs to boot and join (`probemesh flash --bundle`): its config then comes from KV. */
+export const BootBundle = Type.Object(
+  {
+    probe: Id,
+    nats: NatsOptions,
+    dataDir: Type.String({ minLength: 1 }),
+  },
+  { additionalProperties: false },
+);
+export type BootBundle = Static<typeof BootBundle>;

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config.js';
+import { configFromBundle, loadConfig } from './config.js';
 import { demo } from './demo.js';
 import { runProbe } from './run.js';
 
@@ -10,6 +10,8 @@ const usage = `probemesh — monitoring probes for data centers and industrial s
 
 usage:
   probemesh probe --config <file.yaml>   run one probe from a config file
+  probemesh probe --bundle <b.json> [--wait S]
+                                         boot a new node: its config comes from NATS KV
   probemesh demo [--port N] [--for S]    a probe on simulated devices (an snmpd UPS, an HTTP meter)
   probemesh flash --config <file.yaml> [--nats URL] [--bundle out.json]
                                          put a probe's config in NATS KV (pm_config, key probe.<id>);
@@ -22,9 +24,11 @@ async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'probe': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
-      if (!values.config) throw new Error('probemesh probe needs --config <file>');
-      const running = await runProbe(await loadConfig(values.config));
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, bundle: { type: 'string' }, wait: { type: 'string' } } });
+      if (!values.config && !values.bundle) throw new Error('probemesh probe needs --config <file> or --bundle <boot bundle>');
+      if (values.bundle) console.error(`reading this node's config from NATS KV (boot bundle ${values.bundle}) …`);
+      const config = values.config ? await loadConfig(values.config) : await configFromBundle(values.bundle!, Number(values.wait ?? 60) * 1000);
+      const running = await runProbe(config);
       untilSignal(() => running.stop());
       return;
     }
@@ -44,10 +48,9 @@ async function main(argv: string[]): Promise<void> {
       const config = await loadConfig(values.config);
       const servers = values.nats ? [values.nats] : config.nats?.servers;
       if (!servers) throw new Error('probemesh flash needs --nats <url> or a nats section in the config');
-      const { connect } = await import('@nats-io/transport-node');
-      const { flash, bootBundle } = await import('@probemesh/mesh');
-      const n = config.nats ?? { servers };
-      const nc = await connect({ servers, ...(n.user ? { user: n.user, pass: n.pass ?? '' } : {}), ...(n.token ? { token: n.token } : {}) });
+      const { flash, bootBundle, natsConnect } = await import('@probemesh/mesh');
+      const n = values.nats ? { ...config.nats, servers } : config.nats ?? { servers };
+      const nc = await natsConnect(n);
       try {
         const rev = await flash(nc, config, n.jsDomain);
         console.log(`flashed probe '${config.id}' (revision ${rev}) to pm_config/probe.${config.id} on ${servers.join(', ')}`);

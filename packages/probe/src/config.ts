@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { ProbeConfig, check } from '@probemesh/model';
+import { fetchConfig, natsConnect } from '@probemesh/mesh';
+import { BootBundle, ProbeConfig, check } from '@probemesh/model';
 import { parse } from 'yaml';
 
 /** Parses a probe config (YAML or JSON text) and validates it; `base` resolves a relative dataDir. */
@@ -22,4 +23,30 @@ export async function loadConfig(path: string): Promise<ProbeConfig> {
     throw new Error(`cannot read config ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: err });
   });
   return parseConfig(text, path, dirname(resolve(path)));
+}
+
+/**
+ * A new node's configuration from its boot bundle: connects with the bundle's credentials and
+ * reads what was flashed for it (waiting up to `waitMs`); the bundle's nats and dataDir win.
+ */
+export async function configFromBundle(path: string, waitMs = 60_000): Promise<ProbeConfig> {
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read boot bundle ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: err });
+  });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const bundle = check(BootBundle, raw, path);
+  const nc = await natsConnect(bundle.nats, { name: `probemesh-${bundle.probe}-boot` }).catch((err: Error) => {
+    throw new Error(`cannot reach NATS at ${bundle.nats.servers.join(', ')}: ${err.message}`, { cause: err });
+  });
+  try {
+    const cfg = await fetchConfig(nc, bundle.probe, bundle.nats.jsDomain, waitMs);
+    return { ...cfg, nats: bundle.nats, dataDir: bundle.dataDir };
+  } finally {
+    await nc.close();
+  }
 }

@@ -1,5 +1,5 @@
 /** @probemesh/probe — run probes from config files; the demo. */
-export { parseConfig, loadConfig } from './config.js';
+export { parseConfig, loadConfig, configFromBundle } from './config.js';
 export { runProbe, consoleLog, type RunningProbe } from './run.js';
 export { builtinConnectors } from './connectors.js';
 export { simulateSite, UPS_OUTPUT_POWER_OID, type SimulatedSite } from './simulate.js';

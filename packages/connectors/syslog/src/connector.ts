@@ -25,7 +25,7 @@ export const SyslogParams = Type.Object(
     pattern: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'JavaScript regular expression searched in the message text' })),
     ignoreCase: Type.Optional(Type.Boolean({ description: 'pattern ignores case (default false)' })),
     maxMessageBytes: Type.Optional(
-      Type.Integer({ minimum: 480, maximum: 65536, description: 'longer messages are rejects (default 8192; the largest asked for on a listener applies to it)' }),
+      Type.Integer({ minimum: 480, maximum: 65536, description: 'longer messages are rejects; on a listener the largest any of its indicators asks for applies (default 8192)' }),
     ),
   },
   { additionalProperties: false },
@@ -114,11 +114,11 @@ export const syslogConnector = defineConnector({
     let stopped = false;
     let queue: Promise<void> = Promise.resolve();
 
-    /** The listener's size limit follows the largest any of its watches asks for. */
+    /** A listener's size limit is the largest its watches ask for, or the default when none asks. */
     const resize = (l: Listener) => {
       let max = 0;
-      for (const w of l.watches) max = Math.max(max, (w as IndicatorWatch).params.maxMessageBytes ?? DEFAULT_MAX_BYTES);
-      if (max > 0) l.maxBytes = max;
+      for (const w of l.watches) max = Math.max(max, (w as IndicatorWatch).params.maxMessageBytes ?? 0);
+      l.maxBytes = max || DEFAULT_MAX_BYTES;
     };
 
     const drop = (id: string, w: IndicatorWatch) => {

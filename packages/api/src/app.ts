@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
-import { Datum, Id, Query, check, type QueryResult, type Token, type TokenRole } from '@probemesh/model';
+import { AlertState, Datum, Id, Query, check, type Alert, type QueryResult, type Token, type TokenRole } from '@probemesh/model';
 import { Kinds, type Kind, type ProbeService } from '@probemesh/runtime';
 import { HttpError, errorResponse } from './errors.js';
 import { prometheusText } from './metrics.js';
@@ -17,6 +17,8 @@ export interface ApiOptions {
   forward?: (probe: string, query: Query) => Promise<QueryResult>;
   /** The mesh membership table, when the probe is in a mesh. */
   mesh?: () => unknown;
+  /** Alerts a coordinator received from other probes (`GET /mesh/alerts`). */
+  meshAlerts?: (filter: { state?: AlertState }) => Alert[];
   /** Milliseconds between SSE keep-alive comments (default 15 s). */
   keepAliveMs?: number;
 }
@@ -178,6 +180,11 @@ export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
   app.get('/mesh', read, (c) => {
     if (!opts.mesh) throw new HttpError(404, 'not-found', 'this probe is not in a mesh');
     return c.json(opts.mesh());
+  });
+  app.get('/mesh/alerts', read, (c) => {
+    if (!opts.meshAlerts) throw new HttpError(404, 'not-found', 'this probe is not a coordinator: it does not follow other probes\' alerts');
+    const state = c.req.query('state');
+    return c.json(opts.meshAlerts(state ? { state: check(AlertState, state, 'state') } : {}));
   });
   app.get('/metrics', read, (c) => c.text(prometheusText(self, service.metrics()), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
 

@@ -44,6 +44,13 @@ export function openApi(service: ProbeService): object {
       '/alerts': { get: { summary: 'recent alert transitions', responses: { '200': { description: 'ok', content: json({ type: 'array', items: ref('Alert') }) } } } },
       '/alerts/stream': { get: { summary: 'alert transitions as Server-Sent Events (token may be given as ?token=)', responses: { '200': { description: 'text/event-stream' } } } },
       '/mesh': { get: { summary: 'probes this probe knows', responses: { '200': { description: 'ok' }, '404': { description: 'not in a mesh' } } } },
+      '/mesh/alerts': {
+        get: {
+          summary: "other probes' alerts a coordinator received (newest transition of each, firing first)",
+          parameters: [{ name: 'state', in: 'query', schema: { enum: ['firing', 'resolved'] } }],
+          responses: { '200': { description: 'ok', content: json({ type: 'array', items: ref('Alert') }) }, '404': { description: 'not a coordinator' } },
+        },
+      },
       '/metrics': { get: { summary: 'Prometheus text exposition', responses: { '200': { description: 'text/plain' } } } },
       '/statics/{id}': { put: { summary: 'set a static value', requestBody: { content: json({ type: 'object', properties: { value: {} }, required: ['value'] }) }, responses: { '200': { description: 'ok' }, ...errors } } },
       ...crud('indicators', 'Indicator'),

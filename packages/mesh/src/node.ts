@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { backoffDelay, messageOf } from '@probemesh/core';
-import { Heartbeat, PartialAggregate, Query, QueryResult, check, fits, streams, subjects, type Alert, type NatsOptions, type Role } from '@probemesh/model';
+import { Alert, Heartbeat, PartialAggregate, Query, QueryResult, check, fits, streams, subjects, type NatsOptions, type Role } from '@probemesh/model';
 import type { ProbeService } from '@probemesh/runtime';
 import type { Store } from '@probemesh/store';
 import type { MergedWindows } from './merged.js';
@@ -41,6 +41,7 @@ type Reply = { ok: true; result: QueryResult } | { ok: false; error: { name: str
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const OUTBOX = 'mesh-outbox';
+const MESH_ALERTS = 'mesh-alerts';
 
 /**
  * A probe's presence on NATS: it publishes its alerts to `pm.alert.<severity>.<probe>.<rule>`
@@ -56,6 +57,12 @@ export class MeshNode {
   private partialTimer?: NodeJS.Timeout;
   /** Partial aggregates merged from children (not counting duplicates). */
   merges = 0;
+  /** Alert transitions received from other probes (not counting redeliveries). */
+  alertsReceived = 0;
+  /** Other probes' alerts, newest transition per alert id (a coordinator's view of its mesh). */
+  private readonly meshAlertBook = new Map<string, Alert>();
+  private readonly alertListeners = new Set<(a: Alert) => void>();
+  private alertConsumer?: ConsumerMessages;
   private readonly subs: Subscription[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private draining?: Promise<void>;
@@ -85,7 +92,10 @@ export class MeshNode {
     await node.ensureStreams();
     node.serve();
     if (opts.partials && opts.store) node.sendPartials();
-    if (opts.merged) await node.coordinate();
+    if (opts.merged) {
+      await node.coordinate();
+      await node.watchAlerts();
+    }
     return node;
   }
 
@@ -290,6 +300,77 @@ export class MeshNode {
     })();
   }
 
+  /**
+   * A coordinator follows every other probe's alerts through its own durable consumer: each
+   * transition is taken once (a redelivery matching the saved transition is ignored), kept in the
+   * store, and listed by `meshAlerts()`.
+   */
+  private async watchAlerts(): Promise<void> {
+    const store = this.opts.store;
+    for (const [key, a] of store?.config.entries<Alert>(MESH_ALERTS) ?? []) this.meshAlertBook.set(key, a);
+    const durable = `coord-${this.opts.id}-alerts`;
+    const jsm = await jetstreamManager(this.nc, this.jsOpts);
+    try {
+      await jsm.consumers.info(streams.alerts, durable);
+    } catch {
+      await jsm.consumers.add(streams.alerts, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: subjects.alerts, ack_wait: 30e9 });
+    }
+    this.alertConsumer = await (await this.js.consumers.get(streams.alerts, durable)).consume({ max_messages: 256 });
+    void (async () => {
+      for await (const m of this.alertConsumer!) {
+        let a: unknown;
+        try {
+          a = m.json();
+        } catch {
+          a = undefined;
+        }
+        if (!fits(Alert, a) || a.probe === this.opts.id) {
+          m.ack();
+          continue;
+        }
+        const key = `${a.probe}/${a.id}`;
+        const had = this.meshAlertBook.get(key);
+        if (had && had.ts >= a.ts && (had.ts > a.ts || had.state === a.state)) {
+          m.ack(); // seen already (a redelivery) or older than what we hold
+          continue;
+        }
+        try {
+          await store?.config.put(MESH_ALERTS, key, a);
+          this.meshAlertBook.set(key, a);
+          await this.pruneMeshAlerts();
+          this.alertsReceived++;
+          m.ack();
+          for (const fn of this.alertListeners) fn(a);
+        } catch (err) {
+          this.opts.log?.('warn', `alert on ${m.subject} not kept, redelivered later: ${messageOf(err)}`);
+          m.nak(1000);
+        }
+      }
+    })();
+  }
+
+  /** Keeps the book bounded: beyond 5000 entries the oldest resolved ones go. */
+  private async pruneMeshAlerts(): Promise<void> {
+    const excess = this.meshAlertBook.size - 5000;
+    if (excess <= 0) return;
+    const old = [...this.meshAlertBook].filter(([, a]) => a.state === 'resolved').sort(([, a], [, b]) => a.ts - b.ts).slice(0, excess);
+    for (const [key] of old) this.meshAlertBook.delete(key);
+    await Promise.all(old.map(([key]) => this.opts.store?.config.delete(MESH_ALERTS, key)));
+  }
+
+  /** Other probes' alerts a coordinator has received: the newest transition of each, firing first. */
+  meshAlerts(filter: { state?: Alert['state'] } = {}): Alert[] {
+    return [...this.meshAlertBook.values()]
+      .filter((a) => !filter.state || a.state === filter.state)
+      .sort((a, b) => (a.state === b.state ? b.ts - a.ts : a.state === 'firing' ? -1 : 1));
+  }
+
+  /** Called once per alert transition a coordinator receives from another probe. */
+  onMeshAlert(fn: (a: Alert) => void): () => void {
+    this.alertListeners.add(fn);
+    return () => this.alertListeners.delete(fn);
+  }
+
   /** A partial aggregate from a message, or undefined (logged) when it is not one: acked and dropped. */
   private partialOf(m: JsMsg): PartialAggregate | undefined {
     try {
@@ -339,6 +420,7 @@ export class MeshNode {
     this.stopped = true;
     this.offAlert?.();
     await this.consumer?.close();
+    await this.alertConsumer?.close();
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.partialTimer);
     for (const s of this.subs) s.unsubscribe();

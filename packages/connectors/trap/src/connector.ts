@@ -101,7 +101,8 @@ class TrapSession implements ConnectorSession<TrapParams> {
       this.watches.set(r.indicator, w);
       if (!w.problem) {
         const lk = `${w.address}|${w.port}`;
-        if (!this.listeners.has(lk)) await this.closing.get(lk); // the port is free once a closing listener has let go
+        const closing = this.closing.get(lk);
+        if (closing && !this.listeners.has(lk)) await closing; // the port is free once the closing listener has let go
         let l = this.listeners.get(lk);
         if (!l && !this.stopped) {
           l = new TrapListener(w.address, w.port, w.engineID, {

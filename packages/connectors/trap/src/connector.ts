@@ -34,7 +34,7 @@ class TrapSession implements ConnectorSession<TrapParams> {
   private readonly watches = new Map<string, Watch>();
   /** Listeners still letting go of their port, by address|port. */
   private readonly closing = new Map<string, Promise<void>>();
-  private readonly counts: TrapCounts = { datagrams: 0, traps: 0, informs: 0, matched: 0, unmatched: 0, rejects: 0, rejects_auth: 0, rejects_garbage: 0, bind_errors: 0 };
+  private readonly counts: TrapCounts = { datagrams: 0, traps: 0, informs: 0, matched: 0, unmatched: 0, rejects: 0, rejects_auth: 0, rejects_garbage: 0, duplicates: 0, bind_errors: 0 };
   private sweepTimer?: TimerHandle;
   private stopped = false;
 
@@ -60,31 +60,37 @@ class TrapSession implements ConnectorSession<TrapParams> {
   async read(requests: ReadonlyArray<Req>, signal: AbortSignal): Promise<Reading[]> {
     if (this.stopped) return requests.map(() => failure('config', 'the trap connector is stopped'));
     const now = this.ctx.clock.now();
+    let onAbort = () => {};
     const aborted = new Promise<undefined>((resolve) => {
+      onAbort = () => resolve(undefined);
       if (signal.aborted) resolve(undefined);
-      signal.addEventListener('abort', () => resolve(undefined), { once: true });
+      else signal.addEventListener('abort', onAbort, { once: true });
     });
-    return Promise.all(
-      requests.map(async (r): Promise<Reading> => {
-        // A read without a sync opens the listener too (counting from now).
-        const w = await Promise.race([this.watch(r, now, false), aborted]);
-        if (!w) return failure('timeout', `indicator ${r.indicator}: aborted while opening its listener: ${messageOf(signal.reason)}`);
-        if (w.problem) return failure('config', `indicator ${r.indicator}: ${w.problem}`);
-        const l = w.listener;
-        if (!l || l.state !== 'open') return failure('config', l?.error ?? `indicator ${r.indicator}: its listener is closed`, l?.errorCode === 'EADDRINUSE');
-        switch (w.measure) {
-          case 'count':
-          case 'rejects': {
-            const n = w.pending;
-            w.pending = 0;
-            return reading(n);
-          }
-          case 'last_value':
-          case 'last_trap_oid':
-            return w.last === undefined ? { ok: true, samples: [] } : reading(w.last);
-        }
-      }),
-    );
+    try {
+      return await Promise.all(requests.map((r) => this.readOne(r, now, aborted, signal)));
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** One request's reading; a read without a sync opens the listener too (counting from now). */
+  private async readOne(r: Req, now: number, aborted: Promise<undefined>, signal: AbortSignal): Promise<Reading> {
+    const w = await Promise.race([this.watch(r, now, false), aborted]);
+    if (!w) return failure('timeout', `indicator ${r.indicator}: aborted while opening its listener: ${messageOf(signal.reason)}`);
+    if (w.problem) return failure('config', `indicator ${r.indicator}: ${w.problem}`);
+    const l = w.listener;
+    if (!l || l.state !== 'open') return failure('config', l?.error ?? `indicator ${r.indicator}: its listener is closed`, l?.errorCode === 'EADDRINUSE');
+    switch (w.measure) {
+      case 'count':
+      case 'rejects': {
+        const n = w.pending;
+        w.pending = 0;
+        return reading(n);
+      }
+      case 'last_value':
+      case 'last_trap_oid':
+        return w.last === undefined ? { ok: true, samples: [] } : reading(w.last);
+    }
   }
 
   /** The watch of a request: kept while its parameters stay the same, else (re)made and attached to its listener. */

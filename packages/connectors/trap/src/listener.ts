@@ -42,6 +42,8 @@ export interface TrapCounts {
   rejects: number;
   rejects_auth: number;
   rejects_garbage: number;
+  /** Informs sent again because our acknowledgement was lost: acknowledged again, counted once. */
+  duplicates: number;
   bind_errors: number;
 }
 
@@ -68,6 +70,8 @@ function usmUser(u: SnmpUser): User {
 
 /** usmStats report OIDs a receiver answers a refused v3 inform with; .4 (unknownEngineID) is ordinary discovery. */
 const USM_STATS = '1.3.6.1.6.3.15.1.1.';
+/** How many recent informs are remembered to recognise a retransmission. */
+const RECENT_INFORMS = 1024;
 const USM_REFUSALS: Record<string, string> = { '1': 'unsupported security level', '2': 'not in time window', '3': 'unknown user name', '5': 'wrong digest', '6': 'decryption error' };
 
 /** `address:port` as people write it. */
@@ -90,6 +94,8 @@ export class TrapListener {
   private socket?: Socket;
   private settle!: () => void;
   private readonly installed = { communities: new Set<string>(), users: new Map<string, string>() };
+  /** Sender and request-id of recent informs (insertion-ordered, oldest first). */
+  private readonly recentInforms = new Set<string>();
 
   constructor(
     readonly address: string,
@@ -174,8 +180,14 @@ export class TrapListener {
     const trap = toTrap(n);
     if (!trap) return this.reject('garbage', n.rinfo.address, 'a v2 notification without snmpTrapOID.0');
     const c = this.hooks.counts;
-    if (trap.inform) c.informs++;
-    else c.traps++;
+    if (trap.inform) {
+      // A sender whose acknowledgement was lost sends the same inform again (same request-id).
+      const key = `${n.rinfo.address}|${n.rinfo.port}|${n.pdu.id}`;
+      if (this.recentInforms.has(key)) return void c.duplicates++;
+      this.recentInforms.add(key);
+      if (this.recentInforms.size > RECENT_INFORMS) this.recentInforms.delete(this.recentInforms.values().next().value!);
+      c.informs++;
+    } else c.traps++;
     let matched = false;
     for (const w of this.watches) {
       if (w.problem || w.measure === 'rejects') continue;

@@ -20,6 +20,8 @@ declare module 'net-snmp' {
 
   export interface Pdu {
     type: number;
+    /** The request-id (v2c/v3 PDUs). */
+    id?: number;
     varbinds: Varbind[];
     /** v1 Trap-PDU fields. */
     enterprise?: string;

@@ -175,6 +175,40 @@ t.test('trap — unknown communities and users, bad keys and garbage are rejecte
   t.same(values(await s.read(requests.slice(2), AbortSignal.timeout(5000))), [0], 'rejects restart at each read');
 });
 
+t.test('trap — an inform sent twice (its acknowledgement lost) is acknowledged again but counted once', async (t) => {
+  const port = await freeUdpPort();
+  const s = await session(t);
+  const rs = [req('informs', { measure: 'count', port })];
+  await s.sync!(rs);
+  // A relay between snmpinform and the receiver that delivers every datagram twice, as a sender
+  // retransmitting after a lost acknowledgement would (same request-id, same source).
+  const relay = createSocket('udp4');
+  let client: { address: string; port: number } | undefined;
+  relay.on('message', (msg, from) => {
+    if (from.port === port) return void (client && relay.send(msg, client.port, client.address));
+    client = from;
+    relay.send(msg, port, '127.0.0.1');
+    relay.send(msg, port, '127.0.0.1');
+  });
+  await new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => relay.close());
+  const r = await tool('snmpinform', ['-v2c', '-c', 'public', '-r', '0', '-t', '5', `127.0.0.1:${relay.address().port}`, '', LINK_UP]);
+  t.equal(r.code, 0, `acknowledged through the relay ${r.out}`);
+  await waitUntil('the copy arrived', () => stat(s, 'duplicates') === 1);
+  t.same(values(await s.read(rs, AbortSignal.timeout(5000))), [1], 'counted once');
+  t.match(s.stats!(), { datagrams: 2, informs: 1, duplicates: 1 });
+});
+
+t.test('trap — an IPv6 listener on ::1', async (t) => {
+  const port = await freeUdpPort();
+  const s = await session(t);
+  const rs = [req('v6', { measure: 'last_trap_oid', address: '::1', port })];
+  await s.sync!(rs);
+  t.equal((await tool('snmptrap', ['-v2c', '-c', 'public', `udp6:[::1]:${port}`, '', LINK_DOWN])).code, 0);
+  await received(s, 1);
+  t.same(values(await s.read(rs, AbortSignal.timeout(5000))), [LINK_DOWN]);
+});
+
 t.test('trap — sync opens and closes listeners; indicators sharing a port share one receiver', async (t) => {
   const [a, b] = [await freeUdpPort(), await freeUdpPort()];
   const s = await session(t, createTrapConnector({ lingerMs: 0 }));

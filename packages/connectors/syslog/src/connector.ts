@@ -35,8 +35,13 @@ export type SyslogParams = Static<typeof SyslogParams>;
 const DEFAULT_PORT = 514;
 const DEFAULT_BIND = '127.0.0.1';
 const DEFAULT_MAX_BYTES = 8192;
-/** An indicator neither synced nor read for this long (or 3 of its read intervals, if longer) lets go of its listener. */
+/**
+ * An indicator neither synced nor read for 3 of its read intervals (at least 10 minutes) is let go,
+ * and its listener with it when nobody else uses it. Until its interval is known (two reads), it
+ * is kept a day and then some, so a rule that ticks daily keeps listening between its ticks.
+ */
 const IDLE_MS = 10 * 60_000;
+const UNREAD_IDLE_MS = 25 * 3600_000;
 
 /** Compiles an indicator's filters into one test; throws when `pattern` is not a regular expression. */
 export function compileFilter(p: SyslogParams): (m: SyslogMessage) => boolean {
@@ -88,7 +93,9 @@ interface IndicatorWatch extends Watch {
   error?: string;
   since: number;
   lastUsed: number;
-  /** Length of its previous read window, to tell a slow rule from a removed indicator. */
+  /** Whether the current window began at a read (not when the indicator was first synced). */
+  sinceRead: boolean;
+  /** Length of its last window between two reads (0 until known), to tell a slow rule from a removed indicator. */
   interval: number;
 }
 
@@ -138,7 +145,7 @@ export const syslogConnector = defineConnector({
         return;
       }
       if (old) drop(req.indicator, old);
-      const w: IndicatorWatch = { key, params: p, match: () => false, count: 0, rejects: 0, since: at, lastUsed: at, interval: 0 };
+      const w: IndicatorWatch = { key, params: p, match: () => false, count: 0, rejects: 0, since: at, lastUsed: at, sinceRead: false, interval: 0 };
       watches.set(req.indicator, w);
       try {
         w.match = compileFilter(p);
@@ -165,7 +172,7 @@ export const syslogConnector = defineConnector({
         if (stopped) return;
         const at = now();
         for (const r of requests) want(r, at);
-        for (const [id, w] of watches) if (at - w.lastUsed > Math.max(IDLE_MS, 3 * w.interval)) drop(id, w);
+        for (const [id, w] of watches) if (at - w.lastUsed > (w.interval ? Math.max(IDLE_MS, 3 * w.interval) : UNREAD_IDLE_MS)) drop(id, w);
         for (const [k, l] of listeners) {
           if (l.watches.size === 0) {
             listeners.delete(k);
@@ -191,7 +198,8 @@ export const syslogConnector = defineConnector({
       w.count = 0;
       w.rejects = 0;
       w.last = undefined;
-      w.interval = at - w.since;
+      if (w.sinceRead) w.interval = at - w.since;
+      w.sinceRead = true;
       w.since = at;
       w.lastUsed = at;
       switch (req.params.measure) {

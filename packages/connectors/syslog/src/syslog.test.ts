@@ -206,10 +206,17 @@ t.test('syslog — sync shares, moves and closes listeners; a busy port or a bad
   await arrived(s, 2);
   t.same((await s.read([a, bMoved], AbortSignal.timeout(5000))).map(datum), [0, 1]);
 
-  // Indicators nobody syncs or reads for 10 minutes are let go, and so are their listeners.
+  // Rules sync only their own indicators, so an indicator nobody uses is let go after a while.
   await clock.advance(11 * 60_000);
   await s.sync!([]);
-  t.equal(s.stats!().listeners, 0, 'idle indicators released their listeners');
+  t.equal(s.stats!().listeners, 2, 'indicators read only at one moment keep listening (their rule may tick daily)');
+  t.same((await s.read([a], AbortSignal.timeout(5000))).map(datum), [0], 'a is read every 11 minutes');
+  await clock.advance(34 * 60_000);
+  await s.sync!([]);
+  t.equal(s.stats!().listeners, 1, 'a, unused for 3 of its intervals, released its listener; b keeps its own');
+  await clock.advance(25 * 3600_000);
+  await s.sync!([]);
+  t.equal(s.stats!().listeners, 0, 'b, unused for a day, released its listener');
   await sendUdp(p1, ['<13>nobody listens']); // the port is free again: nothing to count, nothing to crash
 
   const busy = createSocket('udp4');

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { ConnectorSession, ReadRequest, Reading } from '@probemesh/core';
 import { ManualClock, systemClock } from '@probemesh/core';
 import { MibResolver } from '@probemesh/connector-snmp';
-import { check, fits, Indicator, issues, ProbeConfig } from '@probemesh/model';
+import { check, fits, Indicator, issues, ProbeConfig, type Alert } from '@probemesh/model';
 import { Probe } from '@probemesh/runtime';
 import { connectorConformance, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
 import { parse } from 'yaml';
@@ -326,7 +326,11 @@ t.test('trap — a decision "link_down > 0" raises an alert through a real probe
   } as never);
   t.teardown(() => probe.stop());
   const seen: string[] = [];
-  probe.onAlert((a) => seen.push(`${a.state} ${a.value}`));
+  const alerts: Alert[] = [];
+  probe.onAlert((a) => {
+    seen.push(`${a.state} ${a.value}`);
+    alerts.push(a);
+  });
   const session = await probe.connectors.session('trap');
 
   await probe.tickNow('links'); // the first tick opens the listener
@@ -338,6 +342,11 @@ t.test('trap — a decision "link_down > 0" raises an alert through a real probe
   await clock.advance(10_000);
   await probe.tickNow('links');
   t.same(seen, ['firing 2'], 'two linkDowns since the last tick: one alert, firing');
+  t.same(
+    alerts[0],
+    { id: 'p1.links.links_down', probe: 'p1', rule: 'links', decision: 'links_down', indicator: 'link_down', value: 2, severity: 'critical', state: 'firing', message: '2 links went down', since: 1_700_000_010_000, ts: 1_700_000_010_000 },
+    'the alert as destinations get it',
+  );
   const last = (indicator: string) => {
     const r = probe.query({ indicator, last: 1, mode: 'records' });
     return r.mode === 'records' ? r.records[0]?.datum : undefined;

@@ -70,9 +70,10 @@ function usmUser(u: SnmpUser): User {
 
 /** usmStats report OIDs a receiver answers a refused v3 inform with; .4 (unknownEngineID) is ordinary discovery. */
 const USM_STATS = '1.3.6.1.6.3.15.1.1.';
+const USM_REFUSALS: Record<string, string> = { '1': 'unsupported security level', '2': 'not in time window', '3': 'unknown user name', '5': 'wrong digest', '6': 'decryption error' };
+
 /** How many recent informs are remembered to recognise a retransmission. */
 const RECENT_INFORMS = 1024;
-const USM_REFUSALS: Record<string, string> = { '1': 'unsupported security level', '2': 'not in time window', '3': 'unknown user name', '5': 'wrong digest', '6': 'decryption error' };
 
 /** `address:port` as people write it. */
 export const where = (address: string, port: number) => `${address.includes(':') ? `[${address}]` : address}:${port}`;

@@ -1,12 +1,12 @@
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { ManualClock, systemClock, type Clock, type ConnectorSession, type ReadRequest, type Reading } from '@probemesh/core';
 import { Probe } from '@probemesh/runtime';
 import { connectorConformance, freeTcpPort, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
-import { syslogConnector, type SyslogParams } from './index.js';
+import { MAX_TCP_CONNECTIONS, syslogConnector, type SyslogParams } from './index.js';
 
 type Session = ConnectorSession<SyslogParams>;
 
@@ -164,6 +164,32 @@ t.test('syslog — malformed input is counted as rejects, changes no other count
   await logger(viaTcp(tp, '--rfc5424'), ['still listening']);
   await arrived(s, 19);
   t.same((await s.read(requests, AbortSignal.timeout(5000))).map(datum), [1, 0, 1, 0], 'each listener still counts after the garbage');
+});
+
+t.test('syslog — TCP connections beyond the cap are refused and counted; the listener goes on', async (t) => {
+  const port = await freeTcpPort();
+  const s = await start(t);
+  const count = req('count', { measure: 'count', port, transport: 'tcp' });
+  await s.sync!([count]);
+  const socks: Socket[] = [];
+  t.teardown(() => socks.forEach((c) => c.destroy()));
+  const open = async () => {
+    const c = connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    socks.push(c);
+    await new Promise<void>((r, j) => c.once('connect', r).once('error', j));
+  };
+  for (let i = 0; i < MAX_TCP_CONNECTIONS; i++) await open();
+  await waitUntil('all connections accepted', () => s.stats!().tcp_connections === MAX_TCP_CONNECTIONS);
+  await open();
+  await open();
+  await waitUntil('two refused', () => s.stats!().tcp_refused! >= 2);
+  t.match(s.stats!(), { tcp_connections: MAX_TCP_CONNECTIONS, tcp_refused: 2 });
+  socks.splice(0).forEach((c) => c.destroy());
+  await waitUntil('connections closed', () => s.stats!().tcp_connections === 0);
+  await logger(viaTcp(port, '--rfc5424'), ['after the crowd']);
+  await arrived(s, 1);
+  t.same((await s.read([count], AbortSignal.timeout(5000))).map(datum), [1]);
 });
 
 t.test('syslog — each read reports the window since that indicator read last; rate and last message', async (t) => {

@@ -1,4 +1,8 @@
-/** One Ethernet II + IPv4 + UDP frame, for tests and benchmarks that replay traffic. */
+/**
+ * One Ethernet II + IPv4 + UDP frame, for tests and benchmarks that replay traffic. The default
+ * destination MAC belongs to no one, so a receiving host counts the frame as for another host and
+ * neither answers nor forwards it.
+ */
 export interface UdpFrame {
   /** Frame length in bytes without FCS (≥ 42: headers only). */
   size: number;
@@ -17,7 +21,7 @@ const ipv4 = (s: string) => Buffer.from(s.split('.').map(Number));
 export function udpFrame(f: UdpFrame): Buffer {
   if (f.size < 42 || f.size > 65535) throw new RangeError(`frame size ${f.size} outside 42–65535`);
   const b = Buffer.alloc(f.size);
-  mac(f.dstMac ?? 'ff:ff:ff:ff:ff:ff').copy(b, 0);
+  mac(f.dstMac ?? '02:00:00:00:00:02').copy(b, 0);
   mac(f.srcMac ?? '02:00:00:00:00:01').copy(b, 6);
   b.writeUInt16BE(0x0800, 12);
   const ipLen = f.size - 14;

@@ -71,7 +71,10 @@ export function compileFilter(p: SyslogParams): (m: SyslogMessage) => boolean {
     }
     tests.push((m) => re.test(m.msg));
   }
-  return (m) => tests.every((t) => t(m));
+  return (m) => {
+    for (const t of tests) if (!t(m)) return false;
+    return true;
+  };
 }
 
 /** A name test: exact (optionally any case), or a glob where * matches any run of characters. */

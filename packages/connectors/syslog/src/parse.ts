@@ -114,19 +114,54 @@ function parse5424(s: string, i: number, end: number, facility: number, severity
   return { format: 'rfc5424', facility, severity, ...(ts !== undefined ? { ts } : {}), host: host || peer, app, procId, msgId, sd, msg };
 }
 
+/** Two digits, the first may be a space (RFC 3164 pads the day that way); NaN otherwise. */
+function two(s: string, i: number): number {
+  const a = s.charCodeAt(i);
+  const b = s.charCodeAt(i + 1);
+  if (!isDigit(b) || (a !== 32 && !isDigit(a))) return NaN;
+  return (a === 32 ? 0 : (a - 48) * 10) + b - 48;
+}
+
+// Memos for RFC 3164 stamps (messages come in bursts within one hour): local time is costly to compute.
+let hourKey = -1;
+let hourStart = 0;
+let yearFrom = 0;
+let yearTo = -1;
+let year = 0;
+
+/** Start of a local hour in ms since epoch (minutes and seconds within it are linear). */
+function localHour(y: number, month: number, day: number, hh: number): number {
+  const key = ((y * 12 + month) * 32 + day) * 24 + hh;
+  if (key !== hourKey) {
+    hourKey = key;
+    hourStart = new Date(y, month, day, hh).getTime();
+  }
+  return hourStart;
+}
+
+/** The local calendar year at `now`. */
+function yearAt(now: number): number {
+  if (now < yearFrom || now >= yearTo) {
+    year = new Date(now).getFullYear();
+    yearFrom = new Date(year, 0, 1).getTime();
+    yearTo = new Date(year + 1, 0, 1).getTime();
+  }
+  return year;
+}
+
 function parse3164(s: string, i: number, end: number, facility: number, severity: number, peer: string, now: number): SyslogMessage {
   let ts: number | undefined;
   let host = '';
   // "Mmm dd hh:mm:ss " (dd space-padded), or an ISO 8601 stamp as rsyslog forwards.
   const month = s.charCodeAt(i + 3) === 32 && s.charCodeAt(i + 15) === 32 ? MONTHS.indexOf(s.slice(i, i + 3)) : -1;
   if (month >= 0 && month % 3 === 0 && s.charCodeAt(i + 9) === 58 && s.charCodeAt(i + 12) === 58) {
-    const num = (a: number, b: number) => Number(s.slice(a, b).trim());
-    const [day, hh, mm, ss] = [num(i + 4, i + 6), num(i + 7, i + 9), num(i + 10, i + 12), num(i + 13, i + 15)];
+    const [day, hh, mm, ss] = [two(s, i + 4), two(s, i + 7), two(s, i + 10), two(s, i + 13)];
     if (day >= 1 && day <= 31 && hh < 24 && mm < 60 && ss < 61) {
       // No year on the wire: this year, or last year for a date that would be in the future (Dec at New Year).
-      const year = new Date(now).getFullYear();
-      ts = new Date(year, month / 3, day, hh, mm, ss).getTime();
-      if (ts > now + 86_400_000) ts = new Date(year - 1, month / 3, day, hh, mm, ss).getTime();
+      const year = yearAt(now);
+      const within = mm * 60_000 + ss * 1000;
+      ts = localHour(year, month / 3, day, hh) + within;
+      if (ts > now + 86_400_000) ts = localHour(year - 1, month / 3, day, hh) + within;
       i += 16;
     }
   } else if (isDigit(s.charCodeAt(i)) && s.charCodeAt(i + 4) === 45 && s.charCodeAt(i + 10) === 84) {

@@ -171,7 +171,7 @@ export const syslogConnector = defineConnector({
 
     /** Opens listeners that should listen, closes those nobody watches; one at a time (rules sync concurrently). */
     const apply = (requests: ReadonlyArray<ReadRequest<SyslogParams>>): Promise<void> =>
-      (queue = queue.then(async () => {
+      (queue = queue.catch(() => undefined).then(async () => { // one failed step must not wedge later ones
         if (stopped) return;
         const at = now();
         for (const r of requests) want(r, at);

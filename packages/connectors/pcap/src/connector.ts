@@ -129,7 +129,7 @@ class PcapSession implements ConnectorSession<PcapParams> {
   }
 
   stats(): Record<string, number> {
-    const out = { captures: this.captures.size, filters: 0, packets: 0, kernel_drops: 0, interface_drops: 0, process_drops: 0 };
+    const out = { captures: this.captures.size, filters: 0, packets: 0, kernel_drops: 0, interface_drops: 0, process_drops: 0, capture_cpu_ms: 0 };
     for (const cap of this.captures.values()) {
       out.filters += cap.slots.size;
       try {
@@ -138,6 +138,7 @@ class PcapSession implements ConnectorSession<PcapParams> {
         out.kernel_drops += c[1]!;
         out.interface_drops += c[2]!;
         out.process_drops += c[3]!;
+        out.capture_cpu_ms += this.native.cpuMs(cap.handle);
       } catch {
         // an ended capture is reported (and reopened) by the next read
       }

@@ -17,6 +17,8 @@ export interface Native {
   counters(h: Handle): Float64Array;
   /** The window's top sources as [address, packets, bytes] (then "other"), and a fresh table. */
   takeHosts(h: Handle, id: number, top: number, byBytes: boolean): Array<[string, number, number]>;
+  /** CPU time the capture thread has used, in ms. */
+  cpuMs(h: Handle): number;
   close(h: Handle): void;
   info(h: Handle): { linktype: string; snaplen: number };
 }

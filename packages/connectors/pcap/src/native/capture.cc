@@ -6,6 +6,8 @@
 #include <pcap/pcap.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -52,7 +54,6 @@ struct Capture {
   uint64_t seen = 0;            // packets libpcap handed us
   uint64_t processDrops = 0;    // packets analysed only in part (top-talker table full)
   std::string error;            // why the thread ended, if it did
-  napi_env env = nullptr;
 };
 
 // ---- per packet ---------------------------------------------------------------------------------
@@ -277,7 +278,6 @@ napi_value Open(napi_env env, napi_callback_info info) {
   c->linktype = pcap_datalink(p);
   c->fd = pcap_get_selectable_fd(p);
   c->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  c->env = env;
   c->thread = std::thread(run, c);
   napi_add_env_cleanup_hook(env, cleanupHook, c);
   napi_value out;
@@ -447,6 +447,18 @@ napi_value Close(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/** cpuMs(capture) → CPU time the capture thread has used, in ms. */
+napi_value CpuMs(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return fail(env, "EINVAL", "cpuMs(capture)");
+  Capture* c = capture(env, argv[0]);
+  if (!c) return nullptr;
+  clockid_t cid;
+  timespec ts{};
+  if (!c->thread.joinable() || pthread_getcpuclockid(c->thread.native_handle(), &cid) != 0 || clock_gettime(cid, &ts) != 0) return number(env, 0);
+  return number(env, ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
+}
+
 /** info(capture) → { linktype, snaplen }. */
 napi_value Info(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -473,6 +485,7 @@ NAPI_MODULE_INIT() {
       {"counters", nullptr, Counters, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"takeHosts", nullptr, TakeHosts, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"cpuMs", nullptr, CpuMs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

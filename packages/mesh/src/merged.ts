@@ -29,6 +29,9 @@ export class MergedWindows {
   private readonly byIndicator = new Map<string, Map<number, MergedWindow>>();
   private store?: Store;
 
+  /** `expected`: how many sources make a window complete (a coordinator's children); see `latest`. */
+  constructor(private readonly expected = 0) {}
+
   /** Loads what was merged before a restart; later merges are saved there. */
   attach(store: Store): void {
     this.store = store;
@@ -65,7 +68,7 @@ export class MergedWindows {
         sum: w.sum + p.sum,
         min: Math.min(w.min, p.min),
         max: Math.max(w.max, p.max),
-        total: w.total + (p.count ? (p.sum / p.count) * (p.devices ?? 1) : 0),
+        total: w.total + (p.count ? (p.sum * (p.devices ?? 1)) / p.count : 0), // exact when each device sent one value
         devices: w.devices + (p.devices ?? 1),
         sources: [...w.sources, source],
       };
@@ -85,11 +88,17 @@ export class MergedWindows {
     return added;
   }
 
-  /** The newest merged window of an indicator. */
+  /**
+   * The newest complete window of an indicator (every expected source in), so a site total never
+   * misses a network still sending; when none of the last three windows is complete (a child is
+   * gone), the newest one — its `sources` and `devices` say what it holds.
+   */
   latest(indicator: string): MergedWindow | undefined {
     const ws = this.byIndicator.get(indicator);
     if (!ws?.size) return undefined;
-    return ws.get(Math.max(...ws.keys()));
+    const newest = [...ws.keys()].sort((a, b) => b - a);
+    const complete = newest.slice(0, 3).find((start) => ws.get(start)!.sources.length >= this.expected);
+    return ws.get(complete ?? newest[0]!);
   }
 
   /** A merged window by start. */

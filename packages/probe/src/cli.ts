@@ -13,6 +13,11 @@ usage:
   probemesh probe --bundle <b.json> [--wait S]
                                          boot a new node: its config comes from NATS KV
   probemesh demo [--port N] [--for S]    a probe on simulated devices (an snmpd UPS, an HTTP meter)
+  probemesh up [--port N] [--dir D] [--period 10s] [--for S]
+                                         the five-network data center on this machine: nats-server,
+                                         123 simulated SNMP servers and a UPS, five delegated probes,
+                                         the site coordinator computing PUE
+  probemesh up --write-config <dir>      write that mesh's probe configs (the documented example)
   probemesh flash --config <file.yaml> [--nats URL] [--bundle out.json]
                                          put a probe's config in NATS KV (pm_config, key probe.<id>);
                                          a running probe applies it live; --bundle writes what a
@@ -40,6 +45,18 @@ async function main(argv: string[]): Promise<void> {
       });
       if (values.for) setTimeout(() => void stop().then(() => process.exit(0)), Number(values.for) * 1000);
       untilSignal(stop);
+      return;
+    }
+    case 'up': {
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, 'write-config': { type: 'string' } } });
+      const { exampleLayout, up, writeConfigs } = await import('./index.js');
+      if (values['write-config']) {
+        for (const f of await writeConfigs(values['write-config'], exampleLayout())) console.log(`wrote ${f}`);
+        return;
+      }
+      const mesh = await up({ ...(values.port ? { port: Number(values.port) } : {}), ...(values.dir ? { dir: values.dir } : {}), ...(values.period ? { period: values.period } : {}) });
+      if (values.for) setTimeout(() => void mesh.stop().then(() => process.exit(0)), Number(values.for) * 1000);
+      untilSignal(() => mesh.stop());
       return;
     }
     case 'flash': {

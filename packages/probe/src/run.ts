@@ -32,7 +32,7 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
       }
     : undefined;
   // A coordinator merges its children's partials and reads them through the `mesh` connector.
-  const merged = config.nats && (config.role === 'coordinator' || config.mesh?.children) ? new MergedWindows() : undefined;
+  const merged = config.nats && (config.role === 'coordinator' || config.mesh?.children) ? new MergedWindows(config.mesh?.children?.length ?? 0) : undefined;
   const connectors = [...(opts.connectors ?? (await builtinConnectors())), ...(merged ? [meshConnector(merged)] : [])];
   const probe = await Probe.start(
     {

@@ -5,3 +5,4 @@ export * from './snmpd.js';
 export * from './nats.js';
 export * from './conformance.js';
 export * from './json-device.js';
+export * from './agents.js';

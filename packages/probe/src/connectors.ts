@@ -9,6 +9,8 @@ export async function builtinConnectors(): Promise<Connector[]> {
     import('@probemesh/connector-snmp').then((m) => [m.snmpConnector]),
     import('@probemesh/connector-http').then((m) => Object.values(m).filter(isConnector)),
     import('@probemesh/connector-icmp').then((m) => [m.icmpConnector]),
+    import('@probemesh/connector-syslog').then((m) => [m.syslogConnector]),
+    import('@probemesh/connector-trap').then((m) => [m.trapConnector]),
   ]);
   return mods.flat() as Connector[];
 }

@@ -17,6 +17,8 @@ export const oids = {
   inOctets: '1.3.6.1.2.1.2.2.1.10.1',
   /** ENTITY-SENSOR-MIB entPhySensorValue.1: the server's power draw, W */
   power: '1.3.6.1.2.1.99.1.1.1.4.1',
+  /** UCD-SNMP lmTempSensorsValue (a column: one row per sensor), m°C — for load runs with many sensors */
+  sensorTable: '1.3.6.1.4.1.2021.13.16.2.1.3',
   /** UPS-MIB upsInputTruePower.1, W: what the site draws */
   upsInputPower: '1.3.6.1.2.1.33.1.3.3.1.5.1',
   /** UPS-MIB upsOutputPower.1, W */
@@ -52,7 +54,11 @@ export interface SimulatedDatacenter {
 
 const table = (name: string, entry: string, number: number, type: 'integer' | 'counter32', v: number): AgentTable => ({ name, entry, columns: [{ number, type, rows: { 1: v } }] });
 
-export async function simulateDatacenter(): Promise<SimulatedDatacenter> {
+/** Temperature sensor r of server n, m°C. */
+export const sensorValue = (n: number, r: number) => 20_000 + ((n * 7919 + r * 104_729) % 15_000);
+
+/** Starts the site's devices; `sensorsPerServer` adds a table of that many temperature sensors to each server. */
+export async function simulateDatacenter(sensorsPerServer = 0): Promise<SimulatedDatacenter> {
   const specs: AgentTable[][] = [];
   for (let n = 1; n <= SERVERS; n++) {
     const s = server(n);
@@ -60,6 +66,9 @@ export async function simulateDatacenter(): Promise<SimulatedDatacenter> {
       table('hrProcessorEntry', '1.3.6.1.2.1.25.3.3.1', 2, 'integer', s.cpuPct),
       table('ifEntry', '1.3.6.1.2.1.2.2.1', 10, 'counter32', 0),
       table('entPhySensorEntry', '1.3.6.1.2.1.99.1.1.1', 4, 'integer', s.powerW),
+      ...(sensorsPerServer
+        ? [{ name: 'lmTempSensorsEntry', entry: '1.3.6.1.4.1.2021.13.16.2.1', columns: [{ number: 3, type: 'gauge32' as const, rows: Object.fromEntries(Array.from({ length: sensorsPerServer }, (_, i) => [i + 1, sensorValue(n, i + 1)])) }] }]
+        : []),
     ]);
   }
   let it = 0;
@@ -95,6 +104,8 @@ export interface MeshLayout {
   tokens: { read: string; admin: string };
   /** Rule period and partial window (10s in the paper's deployment). */
   period: string;
+  /** Each server also has this many temperature sensors, read with one walk (load runs). */
+  sensorsPerServer?: number;
 }
 
 /** The six probe configurations of the site: five delegated network probes and the coordinator. */
@@ -122,19 +133,20 @@ export function datacenterConfigs(l: MeshLayout): ProbeConfig[] {
       parent: 'site',
       group: `network ${k}`,
       http: { host: '127.0.0.1', port: l.httpPorts[`net${k}`]! },
-      mesh: { partials: { indicators: ['server_power', 'cpu_load'], window: l.period } },
+      mesh: { partials: { indicators: ['server_power', 'cpu_load', ...(l.sensorsPerServer ? ['sensor_temp'] : [])], window: l.period } },
       devices,
       indicators: [
         { id: 'server_power', kind: 'atomic', unit: 'W', source: { scheme: 'snmp', oid: oids.power } },
         { id: 'cpu_load', kind: 'atomic', unit: '%', source: { scheme: 'snmp', oid: oids.cpuLoad } },
         { id: 'in_bps', kind: 'atomic', unit: 'bit/s', source: { scheme: 'snmp', oid: oids.inOctets }, transform: 'rate(value) * 8' },
         { id: 'network_power', kind: 'calculated', unit: 'W', formula: 'sum(server_power)' },
+        ...(l.sensorsPerServer ? [{ id: 'sensor_temp', kind: 'atomic' as const, unit: 'm°C', source: { scheme: 'snmp', oid: oids.sensorTable, walk: true } }] : []),
       ],
       rules: [
         {
           id: 'servers',
           period: l.period,
-          indicators: ['server_power', 'cpu_load', 'in_bps', 'network_power'],
+          indicators: ['server_power', 'cpu_load', 'in_bps', 'network_power', ...(l.sensorsPerServer ? ['sensor_temp'] : [])],
           targets: { tags: { role: 'server' } },
           decisions: [
             { id: 'cpu_hot', when: 'cpu_load > 90', severity: 'warning', indicator: 'cpu_load', message: 'CPU at {value} %' },

@@ -16,6 +16,8 @@ export interface UpOptions {
   port?: number;
   /** Rule period and partial window (default 10s). */
   period?: string;
+  /** Each simulated server also answers this many temperature sensors (load runs: 163 × 123 ≈ 20k). */
+  sensorsPerServer?: number;
   /** Status line every this many ms (0: none). */
   statusMs?: number;
   say?: (line: string) => void;
@@ -89,7 +91,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
     });
     say(`  nats-server on ${started.nats.url} (store ${join(dir, 'nats')})`);
     say(`starting ${SERVERS} simulated servers (HOST-RESOURCES, IF-MIB, ENTITY-SENSOR values) and a UPS (UPS-MIB) on loopback SNMP …`);
-    started.sim = await simulateDatacenter();
+    started.sim = await simulateDatacenter(opts.sensorsPerServer);
     const httpPorts = opts.port !== undefined ? ids.map((_, i) => opts.port! + i) : await Promise.all(ids.map(() => freeTcpPort()));
     const portOf = (id: string) => (id === 'site' ? httpPorts[NETWORKS]! : httpPorts[Number(id.slice(3)) - 1]!);
     const layout: MeshLayout = {
@@ -101,6 +103,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
       passwords,
       tokens: { read: secret(), admin: secret() },
       period: opts.period ?? '10s',
+      ...(opts.sensorsPerServer ? { sensorsPerServer: opts.sensorsPerServer } : {}),
     };
     const files = await writeConfigs(join(dir, 'config'), layout);
     say(`starting the site coordinator and ${NETWORKS} network probes (configs in ${join(dir, 'config')}, logs in ${join(dir, 'logs')}) …`);

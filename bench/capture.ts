@@ -151,7 +151,7 @@ async function probeRun(size: number, rate: number | 'max', packets: number, onl
 
 /** tcpdump -w /dev/null with the same ring and snapshot length, for one step. */
 async function tcpdumpRun(size: number, rate: number | 'max', packets: number): Promise<Run> {
-  const td = spawn('tcpdump', ['-i', dev, '-n', '-w', '/dev/null', '-s', String(SNAPLEN), '-B', String(BUFFER_MB * 1024)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const td = spawn('tcpdump', ['-i', dev, '-n', '-p', '-w', '/dev/null', '-s', String(SNAPLEN), '-B', String(BUFFER_MB * 1024)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const closed = new Promise<void>((r) => td.on('close', () => r()));
   await new Promise<void>((resolve, reject) => {

@@ -178,6 +178,9 @@ async function tcpdumpRun(size: number, rate: number | 'max', packets: number): 
 
 try {
   note(`veth ${dev} ⇄ ${peer} (namespace ${ns}); ring ${BUFFER_MB} MB, snaplen ${SNAPLEN}; ${SECONDS} s per step`);
+  // Warm-up, not reported: code paths compiled, page cache and the link's first use behind us.
+  await probeRun(64, 100_000, 50_000);
+  await tcpdumpRun(64, 100_000, 50_000);
   for (const size of [64, 1500]) {
     const rows: Array<{ rate: number | 'max'; probe: Run; tcpdump: Run }> = [];
     for (const [k, rate] of STEPS[size]!.entries()) {

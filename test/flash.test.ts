@@ -63,7 +63,7 @@ t.test('flash — a new node boots from its bundle, appears in /mesh and starts 
   const dir = await tempDir();
   t.teardown(() => dir.remove());
   const token = 'flash-test-read-token-1';
-  const coord = await runProbe({ id: 'site', role: 'coordinator', dataDir: join(dir.path, 'site'), nats: { servers: [nats.url] }, http: { port: 0 }, tokens: [{ token, role: 'read' }] }, { log: () => undefined, connectors: [] });
+  const coord = await runProbe({ id: 'site', role: 'coordinator', dataDir: join(dir.path, 'site'), nats: { servers: [nats.url] }, http: { port: 0 }, tokens: [{ name: 'test', token, role: 'read' }] }, { log: () => undefined, connectors: [] });
   t.teardown(() => coord.stop());
   const get = async (path: string) => {
     const res = await fetch(coord.url + path, { headers: { authorization: `Bearer ${token}` } });

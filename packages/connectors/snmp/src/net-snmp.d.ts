@@ -1,6 +1,8 @@
-// The part of net-snmp (plain JS, no bundled types) this connector uses, as its README documents it.
+// The part of net-snmp (plain JS, no bundled types) probemesh uses, as its README documents it:
+// sessions (this connector) and the trap receiver (@probemesh/connector-trap includes this file).
 declare module 'net-snmp' {
   import type { EventEmitter } from 'node:events';
+  import type { Socket } from 'node:dgram';
 
   export interface Varbind {
     oid: string;
@@ -46,6 +48,58 @@ declare module 'net-snmp' {
     translations: { moduleToOid: Record<string, string>; oidToModule: Record<string, string> };
   }
 
+  export interface Pdu {
+    type: number;
+    /** The request-id (v2c/v3 PDUs). */
+    id?: number;
+    varbinds: Varbind[];
+    /** v1 Trap-PDU fields. */
+    enterprise?: string;
+    agentAddr?: string;
+    generic?: number;
+    specific?: number;
+    upTime?: number;
+    /** With `includeAuthentication`. */
+    community?: string;
+    user?: string;
+  }
+
+  export interface Notification {
+    pdu: Pdu;
+    rinfo: { address: string; family: string; port: number; size: number };
+  }
+
+  export interface Authorizer {
+    addCommunity(community: string): void;
+    getCommunities(): string[];
+    deleteCommunity(community: string): void;
+    addUser(user: User): void;
+    getUsers(): User[];
+    deleteUser(name: string): void;
+  }
+
+  export interface ReceiverOptions {
+    port?: number;
+    address?: string | null;
+    transport?: 'udp4' | 'udp6';
+    engineID?: string;
+    includeAuthentication?: boolean;
+    disableAuthorization?: boolean;
+    /** A module interface-compatible with node:dgram; the receiver creates its sockets through it. */
+    dgramModule?: { createSocket(type: 'udp4' | 'udp6'): Socket };
+  }
+
+  export interface Receiver {
+    getAuthorizer(): Authorizer;
+    close(callback?: (socket: unknown) => void): void;
+  }
+
+  /** Errors carry the sender (`rinfo`) when they came from a received datagram. */
+  export type ReceiverCallback = (error: (Error & { rinfo?: { address: string; port: number } }) | null, notification: Notification | null) => void;
+
+  export function createReceiver(options: ReceiverOptions, callback: ReceiverCallback): Receiver;
+  export const PduType: Record<string, number> & Record<number, string>;
+
   export function createSession(target: string, community: string, options?: SessionOptions): Session;
   export function createV3Session(target: string, user: User, options?: SessionOptions): Session;
   export function createModuleStore(options?: { baseModules?: string[] }): ModuleStore;
@@ -74,6 +128,8 @@ declare module 'net-snmp' {
   }
 
   const snmp: {
+    createReceiver: typeof createReceiver;
+    PduType: typeof PduType;
     createSession: typeof createSession;
     createV3Session: typeof createV3Session;
     createModuleStore: typeof createModuleStore;

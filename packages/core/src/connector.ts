@@ -48,7 +48,11 @@ export interface ConnectorSession<P = unknown, D = unknown> {
    * problem (return `{ ok: false }`); must honour `signal` (the tick's timeout).
    */
   read(requests: ReadonlyArray<ReadRequest<P, D>>, signal: AbortSignal): Promise<Reading[]>;
-  /** Told which requests are active now, so continuous connectors can open or close what they watch. */
+  /**
+   * Told every request the probe's rules make of this scheme (the union over rules), when a rule
+   * starts, changes or stops, so continuous connectors open what is wanted before any tick and
+   * close what nothing reads.
+   */
   sync?(requests: ReadonlyArray<ReadRequest<P, D>>): Promise<void>;
   /** Self-metrics (drops, packets, rejects …) shown by the probe's /metrics. */
   stats?(): Record<string, number>;

@@ -71,6 +71,9 @@ export class RuleActor implements Worker {
   ) {
     this.actor = new Actor<Msg>((m, signal) => this.tick(m.at, signal), crash, 4);
     this.schedule();
+    // Continuous connectors start listening now, not at the first tick a period away.
+    const rule = this.rule();
+    if (rule && rule.def.enabled !== false) this.declare(this.plan(rule, ctx.catalog.targetsOf(rule.def), []).values()).catch((err: unknown) => (counters.lastError = messageOf(err)));
   }
 
   private rule(): CompiledRule | undefined {
@@ -133,8 +136,8 @@ export class RuleActor implements Worker {
     }
   }
 
-  /** Reads every atomic indicator on every target, batched per (scheme, device), bounded in concurrency. */
-  private async acquire(rule: CompiledRule, targets: Device[], at: number, signal: AbortSignal, round: Map<string, Datum>, problems: string[]): Promise<Value[]> {
+  /** The reads a rule makes on its targets, grouped per (scheme, device); problems say what cannot be read. */
+  private plan(rule: CompiledRule, targets: Device[], problems: string[]): Map<string, { scheme: string; requests: ReadRequest[]; indicators: CompiledIndicator[] }> {
     const { catalog, connectors } = this.ctx;
     const groups = new Map<string, { scheme: string; requests: ReadRequest[]; indicators: CompiledIndicator[] }>();
     for (const id of rule.def.indicators) {
@@ -157,11 +160,30 @@ export class RuleActor implements Worker {
       }
       if (connector.perDevice && speakers.length === 0) problems.push(`${id}: no target of rule '${rule.def.id}' speaks ${scheme}`);
     }
+    return groups;
+  }
+
+  /** Tells the connectors what this rule reads (so captures and listeners run between ticks). */
+  private declare(groups: Iterable<{ scheme: string; requests: ReadRequest[] }>): Promise<void> {
+    const byScheme = new Map<string, ReadRequest[]>();
+    for (const g of groups) byScheme.set(g.scheme, [...(byScheme.get(g.scheme) ?? []), ...g.requests]);
+    return this.ctx.connectors.declare(this.ruleId, byScheme);
+  }
+
+  /** Reads every atomic indicator on every target, batched per (scheme, device), bounded in concurrency. */
+  private async acquire(rule: CompiledRule, targets: Device[], at: number, signal: AbortSignal, round: Map<string, Datum>, problems: string[]): Promise<Value[]> {
+    const { connectors } = this.ctx;
+    const groups = this.plan(rule, targets, problems);
+    const declared = this.declare(groups.values()).then(
+      () => undefined,
+      (err: unknown) => messageOf(err),
+    );
     const jobs = [...groups.values()].map((g) => async () => {
       let readings: Reading[];
       try {
         const session: ConnectorSession = await connectors.session(g.scheme);
-        await session.sync?.(g.requests);
+        const syncError = await declared;
+        if (syncError && session.sync) throw new Error(syncError);
         readings = await session.read(g.requests, signal);
       } catch (err) {
         const error = signal.aborted ? messageOf(signal.reason) : messageOf(err);
@@ -355,6 +377,7 @@ export class RuleActor implements Worker {
     this.stopped = true;
     if (this.timer) this.ctx.clock.clearTimeout(this.timer);
     await this.actor.stop(`rule '${this.ruleId}' stopped`);
+    await this.ctx.connectors.declare(this.ruleId, new Map()).catch(() => undefined);
   }
 }
 

@@ -11,7 +11,10 @@ const NOTHING = 'ip and not ip';
 export interface PcapOptions {
   /** Largest ring an indicator may ask for, in MB (default 128). */
   maxBufferMb?: number;
-  /** A filter no rule has used for this long (or 3× its longest gap between uses) is closed (default 10 min). */
+  /**
+   * A filter the probe's syncs (the union of every rule's requests) no longer name is closed after
+   * this long, or 3× its gap between uses when longer (default 0: only the gap rule).
+   */
   idleMs?: number;
 }
 
@@ -290,7 +293,7 @@ export function createPcapConnector(opts: PcapOptions = {}) {
     summary: 'packets, bytes and rates per BPF filter (total, broadcast, multicast, ip, tcp, udp, a port, top talkers) from a continuous capture, with kernel and process drops',
     params: pcapParams(maxBufferMb),
     perDevice: false,
-    start: (ctx) => new PcapSession(ctx, loadNative(), opts.idleMs ?? 10 * 60_000),
+    start: (ctx) => new PcapSession(ctx, loadNative(), opts.idleMs ?? 0),
   });
 }
 

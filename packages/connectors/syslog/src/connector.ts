@@ -35,13 +35,6 @@ export type SyslogParams = Static<typeof SyslogParams>;
 const DEFAULT_PORT = 514;
 const DEFAULT_BIND = '127.0.0.1';
 const DEFAULT_MAX_BYTES = 8192;
-/**
- * An indicator neither synced nor read for 3 of its read intervals (at least 10 minutes) is let go,
- * and its listener with it when nobody else uses it. Until its interval is known (two reads), it
- * is kept a day and then some, so a rule that ticks daily keeps listening between its ticks.
- */
-const IDLE_MS = 10 * 60_000;
-const UNREAD_IDLE_MS = 25 * 3600_000;
 
 /** Compiles an indicator's filters into one test; throws when `pattern` is not a regular expression. */
 export function compileFilter(p: SyslogParams): (m: SyslogMessage) => boolean {
@@ -95,11 +88,6 @@ interface IndicatorWatch extends Watch {
   /** Why the indicator cannot be read (a bad pattern). */
   error?: string;
   since: number;
-  lastUsed: number;
-  /** Whether the current window began at a read (not when the indicator was first synced). */
-  sinceRead: boolean;
-  /** Length of its last window between two reads (0 until known), to tell a slow rule from a removed indicator. */
-  interval: number;
 }
 
 const listenerKey = (p: SyslogParams) => `${p.transport ?? 'udp'} ${p.bind ?? DEFAULT_BIND} ${p.port ?? DEFAULT_PORT}`;
@@ -143,12 +131,9 @@ export const syslogConnector = defineConnector({
       const p = req.params;
       const key = paramsKey(p);
       const old = watches.get(req.indicator);
-      if (old?.key === key) {
-        old.lastUsed = at;
-        return;
-      }
+      if (old?.key === key) return;
       if (old) drop(req.indicator, old);
-      const w: IndicatorWatch = { key, params: p, match: () => false, count: 0, rejects: 0, since: at, lastUsed: at, sinceRead: false, interval: 0 };
+      const w: IndicatorWatch = { key, params: p, match: () => false, count: 0, rejects: 0, since: at };
       watches.set(req.indicator, w);
       try {
         w.match = compileFilter(p);
@@ -169,13 +154,19 @@ export const syslogConnector = defineConnector({
       resize(l);
     };
 
-    /** Opens listeners that should listen, closes those nobody watches; one at a time (rules sync concurrently). */
-    const apply = (requests: ReadonlyArray<ReadRequest<SyslogParams>>): Promise<void> =>
+    /**
+     * Watches `requests`; with `exact` (a sync: the probe's whole active set) also lets go of every
+     * other indicator. Then opens listeners that should listen and closes those nobody watches.
+     */
+    const apply = (requests: ReadonlyArray<ReadRequest<SyslogParams>>, exact: boolean): Promise<void> =>
       (queue = queue.catch(() => undefined).then(async () => { // one failed step must not wedge later ones
         if (stopped) return;
         const at = now();
         for (const r of requests) want(r, at);
-        for (const [id, w] of watches) if (at - w.lastUsed > (w.interval ? Math.max(IDLE_MS, 3 * w.interval) : UNREAD_IDLE_MS)) drop(id, w);
+        if (exact) {
+          const active = new Set(requests.map((r) => r.indicator));
+          for (const [id, w] of watches) if (!active.has(id)) drop(id, w);
+        }
         for (const [k, l] of listeners) {
           if (l.watches.size === 0) {
             listeners.delete(k);
@@ -201,10 +192,7 @@ export const syslogConnector = defineConnector({
       w.count = 0;
       w.rejects = 0;
       w.last = undefined;
-      if (w.sinceRead) w.interval = at - w.since;
-      w.sinceRead = true;
       w.since = at;
-      w.lastUsed = at;
       switch (req.params.measure) {
         case 'count':
           return reading(count);
@@ -220,11 +208,11 @@ export const syslogConnector = defineConnector({
 
     return {
       async sync(requests) {
-        await apply(requests);
+        await apply(requests, true);
       },
       async read(requests) {
         const fresh = requests.filter((r) => watches.get(r.indicator)?.key !== paramsKey(r.params));
-        if (fresh.length) await apply(fresh); // read without a sync first (or with changed params)
+        if (fresh.length) await apply(fresh, false); // read without a sync first (or with changed params)
         const at = now();
         return requests.map((r) => readOne(r, at));
       },

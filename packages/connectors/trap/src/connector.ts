@@ -9,9 +9,8 @@ export interface TrapConnectorOptions {
   /** Directories (or files) of extra MIB modules for trap and varbind names; default: PROBEMESH_MIB_DIRS split on ':'. */
   mibDirs?: readonly string[];
   /**
-   * How long a watch that no sync or read names stays open (default 1 h). The runtime syncs each
-   * rule's requests on its own, so a watch another rule reads must outlive this rule's sync;
-   * 0 makes every sync the complete set. Keep it above the longest period of a rule with trap indicators.
+   * How long a watch that no sync names stays open (default 0: the probe syncs the union of all
+   * its rules' requests, so each sync is the complete set). Set it for hosts that sync partial sets.
    */
   lingerMs?: number;
 }
@@ -198,7 +197,7 @@ class TrapSession implements ConnectorSession<TrapParams> {
 /** Makes a trap connector; `trapConnector` is one with the defaults. */
 export function createTrapConnector(options: TrapConnectorOptions = {}): Connector<typeof TrapParams> {
   const mibs = new MibResolver(options.mibDirs ?? mibDirsFromEnv());
-  const lingerMs = Math.max(0, options.lingerMs ?? 3_600_000);
+  const lingerMs = Math.max(0, options.lingerMs ?? 0);
   return defineConnector({
     scheme: 'trap',
     summary: 'SNMP v1/v2c/v3 trap and inform receiver: matching traps counted, their trap OID and varbinds as values',

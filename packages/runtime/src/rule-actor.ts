@@ -182,8 +182,10 @@ export class RuleActor implements Worker {
       let readings: Reading[];
       try {
         const session: ConnectorSession = await connectors.session(g.scheme);
-        const syncError = await declared;
-        if (syncError && session.sync) throw new Error(syncError);
+        if (session.sync) {
+          const syncError = await declared; // per-device reads do not wait for other schemes' syncs
+          if (syncError) throw new Error(syncError);
+        }
         readings = await session.read(g.requests, signal);
       } catch (err) {
         const error = signal.aborted ? messageOf(signal.reason) : messageOf(err);

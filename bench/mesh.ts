@@ -120,7 +120,9 @@ try {
     // Warm-up: one full round everywhere.
     const ready = Date.now() + 60_000;
     while ((await count(0, Date.now() + 1)) < sensors && Date.now() < ready) await new Promise((r) => setTimeout(r, 1000));
-    const from = Date.now();
+    // Measure whole rounds: from the middle of one period to the middle of another.
+    const from = Math.ceil(Date.now() / 10_000) * 10_000 + 5_000;
+    await new Promise((r) => setTimeout(r, from - Date.now()));
     const lags: number[] = [];
     const rss: Record<string, number> = {};
     const until = from + rounds * 10_000;
@@ -137,7 +139,8 @@ try {
       }
       await new Promise((r) => setTimeout(r, 2500));
     }
-    const to = Date.now();
+    const to = until;
+    await new Promise((r) => setTimeout(r, Math.max(0, to - Date.now())));
     const stored = await count(from, to);
     const seconds = (to - from) / 1000;
     const offered = sensors / 10;

@@ -125,7 +125,7 @@ export function datacenterConfigs(l: MeshLayout): ProbeConfig[] {
     const devices = [];
     for (let n = 1; n <= SERVERS; n++) {
       const s = server(n);
-      if (s.network === k) devices.push({ id: s.id, address: '127.0.0.1', tags: { role: 'server', network: `n${k}` }, protocols: { snmp: { version: '2c' as const, community: 'public', port: l.serverPorts[n - 1]! } } });
+      if (s.network === k) devices.push({ id: s.id, address: '127.0.0.1', tags: { role: 'server', network: `n${k}` }, protocols: { snmp: { version: '2c' as const, community: 'public', port: l.serverPorts[n - 1]!, ...(l.sensorsPerServer ? { maxRepetitions: Math.min(1000, l.sensorsPerServer + 1) } : {}) } } });
     }
     networks.push({
       ...common(`net${k}`),

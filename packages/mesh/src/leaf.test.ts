@@ -2,7 +2,7 @@ import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { Probe } from '@probemesh/runtime';
 import { freeTcpPort, startNats, tempDir, waitUntil } from '@probemesh/testkit';
-import { MeshNode, natsAuthorization } from './index.js';
+import { MergedWindows, MeshNode, natsAuthorization } from './index.js';
 
 t.test('leaf node — a site probe with a restricted user on a leaf server reaches a subscriber and a probe on the hub', async (t) => {
   const leafPort = await freeTcpPort();
@@ -27,11 +27,24 @@ t.test('leaf node — a site probe with a restricted user on a leaf server reach
   ops.subscribe('pm.alert.>', { callback: (_e, m) => void got.push(m.subject) });
   await ops.flush();
 
+  // The site probe measured in a window two ahead; its partial crosses the leaf link to the hub's coordinator.
+  const W = 1000;
+  const F = Math.floor(Date.now() / W) * W + 2 * W;
+  await site.store.append([
+    { indicator: 'rack_power', device: 'r1', ts: F + 100, datum: 1200 },
+    { indicator: 'rack_power', device: 'r2', ts: F + 200, datum: 1800 },
+  ]);
+  const merged = new MergedWindows(1);
+  merged.attach(central.store);
+
   // Wait for the leaf connection before the site probe joins.
   const siteNode = await (async () => {
     for (let i = 0; ; i++) {
       try {
-        return await MeshNode.start({ id: 'site1-probe', role: 'delegated', parent: 'central', nats: { servers: [leaf.url], jsDomain: 'hub', user: 'site1-probe', pass: 's1' }, heartbeatMs: 200 }, site);
+        return await MeshNode.start(
+          { id: 'site1-probe', role: 'delegated', parent: 'central', nats: { servers: [leaf.url], jsDomain: 'hub', user: 'site1-probe', pass: 's1' }, heartbeatMs: 200, store: site.store, partials: { indicators: ['rack_power'], windowMs: W, graceMs: 200 } },
+          site,
+        );
       } catch (err) {
         if (i > 25) throw err;
         await new Promise((r) => setTimeout(r, 200));
@@ -39,7 +52,7 @@ t.test('leaf node — a site probe with a restricted user on a leaf server reach
     }
   })();
   t.teardown(() => siteNode.stop());
-  const centralNode = await MeshNode.start({ id: 'central', role: 'coordinator', nats: { servers: [hub.url] }, heartbeatMs: 200 }, central);
+  const centralNode = await MeshNode.start({ id: 'central', role: 'coordinator', nats: { servers: [hub.url] }, heartbeatMs: 200, store: central.store, merged, children: ['site1-probe'] }, central);
   t.teardown(() => centralNode.stop());
 
   await site.put('indicators', { id: 'temp', kind: 'static', value: 41 });
@@ -51,4 +64,7 @@ t.test('leaf node — a site probe with a restricted user on a leaf server reach
   t.same(r, { mode: 'count', count: 1 }, 'the hub probe queried the site probe across the leaf link');
   await waitUntil('membership across the link', () => centralNode.membership().some((m) => m.probe === 'site1-probe'), 10_000);
   t.pass('heartbeats cross the leaf link');
+  await waitUntil('the site partial merged on the hub', () => merged.get('rack_power', F) !== undefined, 15_000);
+  const w = merged.get('rack_power', F)!;
+  t.same([w.count, w.sum, w.min, w.max, w.devices, w.total], [2, 3000, 1200, 1800, 2, 3000], "the hub's coordinator merged the site's window across the leaf link");
 });

@@ -18,6 +18,8 @@ usage:
                                          123 simulated SNMP servers and a UPS, five delegated probes,
                                          the site coordinator computing PUE
   probemesh up --write-config <dir>      write that mesh's probe configs (the documented example)
+  probemesh alerts --nats <url> [--user U --pass P] [--subject pm.alert.>]
+                                         print the mesh's alerts as they are published
   probemesh flash --config <file.yaml> [--nats URL] [--bundle out.json]
                                          put a probe's config in NATS KV (pm_config, key probe.<id>);
                                          a running probe applies it live; --bundle writes what a
@@ -57,6 +59,30 @@ async function main(argv: string[]): Promise<void> {
       const mesh = await up({ ...(values.port ? { port: Number(values.port) } : {}), ...(values.dir ? { dir: values.dir } : {}), ...(values.period ? { period: values.period } : {}), ...(values.sensors ? { sensorsPerServer: Number(values.sensors) } : {}) });
       if (values.for) setTimeout(() => void mesh.stop().then(() => process.exit(0)), Number(values.for) * 1000);
       untilSignal(() => mesh.stop());
+      return;
+    }
+    case 'alerts': {
+      const { values } = parseArgs({ args: rest, options: { nats: { type: 'string' }, user: { type: 'string' }, pass: { type: 'string' }, subject: { type: 'string' } } });
+      if (!values.nats) throw new Error('probemesh alerts needs --nats <url> (and --user/--pass when the server asks)');
+      const { natsConnect } = await import('@probemesh/mesh');
+      const { Alert, fits } = await import('@probemesh/model');
+      const nc = await natsConnect({ servers: [values.nats], ...(values.user ? { user: values.user, pass: values.pass ?? '' } : {}) });
+      const subject = values.subject ?? 'pm.alert.>';
+      console.error(`listening on ${subject} at ${values.nats} (Ctrl-C stops)`);
+      nc.subscribe(subject, {
+        callback: (_err, m) => {
+          let a: unknown;
+          try {
+            a = m.json();
+          } catch {
+            a = undefined;
+          }
+          if (!fits(Alert, a)) return void console.log(`${m.subject} (not an alert: ${m.data.length} bytes)`);
+          const where = `${a.probe}/${a.rule}/${a.decision}${a.device ? ` ${a.device}` : ''}`;
+          console.log(`${new Date(a.ts).toISOString()} ${a.state.padEnd(8)} ${a.severity.padEnd(8)} ${where}${a.value !== undefined ? ` = ${a.value}` : ''}  ${a.message}`);
+        },
+      });
+      untilSignal(() => nc.drain());
       return;
     }
     case 'flash': {

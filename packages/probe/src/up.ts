@@ -135,7 +135,8 @@ Look at it:
   curl -s -H 'Authorization: Bearer ${read}' '${site}/query?probe=net2&indicator=cpu_load&device=srv042&last=1'
                                                                 (any probe, through the site)
 Subscribe to alerts (NATS user ${operator.user}): subject pm.alert.> on ${started.nats.url}
-  e.g. nats sub -s nats://${operator.user}:${operator.password}@127.0.0.1:${started.nats.port} 'pm.alert.>'
+  node ${cli} alerts --nats ${started.nats.url} --user ${operator.user} --pass ${operator.password}
+  or: nats sub -s nats://${operator.user}:${operator.password}@127.0.0.1:${started.nats.port} 'pm.alert.>'
 Read token ${read}, admin token ${layout.tokens.admin}. Ctrl-C stops everything.`);
     let timer: NodeJS.Timeout | undefined;
     if ((opts.statusMs ?? 10_000) > 0) {

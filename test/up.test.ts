@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { exampleLayout, facilityPowerW, server, SERVERS, up, writeConfigs } from '@probemesh/probe';
+import { exampleLayout, facilityPowerW, itPowerW, server, SERVERS, up, writeConfigs } from '@probemesh/probe';
 import { tempDir, waitUntil } from '@probemesh/testkit';
 
 type Records = { records: Array<{ ts: number; datum: number; device?: string }> };
@@ -25,8 +25,7 @@ t.test('probemesh up — five networks and a site: merged IT power, PUE to the d
   nc.subscribe('pm.alert.>', { callback: (_e, m) => void alerts.push(`${m.subject} ${(m.json() as { device?: string; state: string }).device}:${(m.json() as { state: string }).state}`) });
   await nc.flush();
 
-  let it = 0;
-  for (let n = 1; n <= SERVERS; n++) it += server(n).powerW;
+  const it = itPowerW();
   await waitUntil('site PUE from every network', async () => (await last('servers_reporting')) === SERVERS && (await last('pue')) !== undefined, 90_000);
   t.equal(await last('it_power'), it, `IT power: the sum of all ${SERVERS} servers' power (${it} W), merged from five networks`);
   t.equal(await last('facility_power'), facilityPowerW(), 'the UPS input power');

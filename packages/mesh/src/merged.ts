@@ -44,11 +44,6 @@ export class MergedWindows {
     return m;
   }
 
-  /** Merges one partial; false when that source's window was merged already. */
-  async merge(p: PartialAggregate): Promise<boolean> {
-    return (await this.mergeAll([p])) === 1;
-  }
-
   /**
    * Merges a batch of partials and saves the windows they touched in one store commit; resolves
    * with how many were new (a source's window merged already is skipped). Ack after it resolves.

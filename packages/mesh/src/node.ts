@@ -40,6 +40,14 @@ export interface Member extends Heartbeat {
 type Reply = { ok: true; result: QueryResult } | { ok: false; error: { name: string; message: string } };
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+/** A message's JSON payload, or undefined when it is not JSON. */
+const jsonOf = (m: { json(): unknown }): unknown => {
+  try {
+    return m.json();
+  } catch {
+    return undefined;
+  }
+};
 const OUTBOX = 'mesh-outbox';
 const MESH_ALERTS = 'mesh-alerts';
 
@@ -133,13 +141,8 @@ export class MeshNode {
       this.nc.subscribe(subjects.heartbeats, {
         callback: (err, msg) => {
           if (err) return;
-          let hb: unknown;
-          try {
-            hb = msg.json();
-          } catch {
-            return; // not JSON: dropped
-          }
-          if (!fits(Heartbeat, hb)) return;
+          const hb = jsonOf(msg);
+          if (!fits(Heartbeat, hb)) return; // not a heartbeat: dropped
           this.members.set(hb.probe, { ...hb, lastSeen: Date.now(), stale: false });
         },
       }),
@@ -318,12 +321,7 @@ export class MeshNode {
     this.alertConsumer = await (await this.js.consumers.get(streams.alerts, durable)).consume({ max_messages: 256 });
     void (async () => {
       for await (const m of this.alertConsumer!) {
-        let a: unknown;
-        try {
-          a = m.json();
-        } catch {
-          a = undefined;
-        }
+        const a = jsonOf(m);
         if (!fits(Alert, a) || a.probe === this.opts.id) {
           m.ack();
           continue;
@@ -373,12 +371,8 @@ export class MeshNode {
 
   /** A partial aggregate from a message, or undefined (logged) when it is not one: acked and dropped. */
   private partialOf(m: JsMsg): PartialAggregate | undefined {
-    try {
-      const p: unknown = m.json();
-      if (fits(PartialAggregate, p)) return p;
-    } catch {
-      // not JSON
-    }
+    const p = jsonOf(m);
+    if (fits(PartialAggregate, p)) return p;
     this.opts.log?.('warn', `dropped a message on ${m.subject} that is not a partial aggregate`);
     return undefined;
   }

@@ -38,12 +38,15 @@ export function server(n: number) {
   };
 }
 
-/** The site's facility draw: the servers' power times a fixed overhead (cooling, losses), so PUE ≈ 1.55. */
-export function facilityPowerW(): number {
+/** The power of every server together: the site's IT load. */
+export function itPowerW(): number {
   let it = 0;
   for (let n = 1; n <= SERVERS; n++) it += server(n).powerW;
-  return Math.round(it * 1.55);
+  return it;
 }
+
+/** The site's facility draw: the IT load times a fixed overhead (cooling, losses), so PUE ≈ 1.55. */
+export const facilityPowerW = () => Math.round(itPowerW() * 1.55);
 
 /** The simulated site: 123 server agents and one UPS agent on loopback, counters moving each second. */
 export interface SimulatedDatacenter {
@@ -71,9 +74,7 @@ export async function simulateDatacenter(sensorsPerServer = 0): Promise<Simulate
         : []),
     ]);
   }
-  let it = 0;
-  for (let n = 1; n <= SERVERS; n++) it += server(n).powerW;
-  specs.push([table('upsInputEntry', '1.3.6.1.2.1.33.1.3.3.1', 5, 'integer', facilityPowerW()), table('upsOutputEntry', '1.3.6.1.2.1.33.1.4.4.1', 4, 'integer', it)]);
+  specs.push([table('upsInputEntry', '1.3.6.1.2.1.33.1.3.3.1', 5, 'integer', facilityPowerW()), table('upsOutputEntry', '1.3.6.1.2.1.33.1.4.4.1', 4, 'integer', itPowerW())]);
   const sim: SimulatedAgents = await startSnmpAgents(specs);
   const started = Date.now();
   const traffic = setInterval(() => {

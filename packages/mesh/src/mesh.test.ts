@@ -109,3 +109,26 @@ t.test('mesh — alerts still owed when a probe stops are delivered by its next 
   t.equal(info.state.messages, 1, 'PM_ALERTS holds the firing alert once');
   t.same(a.probe.store.config.list('mesh-outbox'), [], 'nothing left owed');
 });
+
+t.test('mesh — stream limits come from the configuration of a probe that sets them; others leave them alone', async (t) => {
+  const server = await startNats();
+  t.teardown(() => server.remove());
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: server.url });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const limits = async () => Promise.all(['PM_ALERTS', 'PM_PARTIALS'].map(async (s) => ((c) => [c.max_age / 1e9, c.max_bytes])((await jsm.streams.info(s)).config)));
+
+  const a = await probeWithDevice(t, 'edge-a');
+  const na = await MeshNode.start({ id: 'edge-a', role: 'delegated', nats: { servers: [server.url] } }, a.probe);
+  t.same(await limits(), [[604800, -1], [604800, -1]], 'created with 7 days and no size limit');
+  await na.stop();
+  const b = await probeWithDevice(t, 'edge-b');
+  const nb = await MeshNode.start({ id: 'edge-b', role: 'coordinator', nats: { servers: [server.url] }, streams: { maxAgeMs: 3_600_000, maxBytes: 64 * 1024 ** 2 } }, b.probe);
+  t.teardown(() => nb.stop());
+  t.same(await limits(), [[3600, 67108864], [3600, 67108864]], 'a probe configured with limits sets them');
+  const c = await probeWithDevice(t, 'edge-c');
+  const nc2 = await MeshNode.start({ id: 'edge-c', role: 'delegated', nats: { servers: [server.url] } }, c.probe);
+  t.teardown(() => nc2.stop());
+  t.same(await limits(), [[3600, 67108864], [3600, 67108864]], 'a probe without limits leaves them as they are');
+});

@@ -18,8 +18,8 @@ export interface MeshOptions {
   http?: string;
   nats: NatsOptions;
   heartbeatMs?: number;
-  /** Limits of the streams this probe creates when they are missing. */
-  streamMaxAgeMs?: number;
+  /** Limits of PM_ALERTS and PM_PARTIALS: set when this probe joins (created with 7 days, no size limit, when missing). */
+  streams?: { maxAgeMs?: number; maxBytes?: number };
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   /** The probe's store: where partials are computed from and cursors kept. */
   store?: Store;
@@ -109,15 +109,22 @@ export class MeshNode {
 
   private async ensureStreams(): Promise<void> {
     const jsm = await jetstreamManager(this.nc, this.jsOpts);
-    const maxAgeNs = (this.opts.streamMaxAgeMs ?? 7 * 86_400_000) * 1e6;
+    const limits = { max_age: (this.opts.streams?.maxAgeMs ?? 7 * 86_400_000) * 1e6, max_bytes: this.opts.streams?.maxBytes ?? -1 };
     for (const [name, subject] of [
       [streams.alerts, subjects.alerts],
       [streams.partials, 'pm.partial.>'],
     ] as const) {
+      let config;
       try {
-        await jsm.streams.info(name);
+        config = (await jsm.streams.info(name)).config;
       } catch {
-        await jsm.streams.add({ name, subjects: [subject], max_age: maxAgeNs, duplicate_window: 120e9 });
+        await jsm.streams.add({ name, subjects: [subject], duplicate_window: 120e9, ...limits });
+        continue;
+      }
+      // Only a probe configured with limits changes existing streams (others leave them as they are).
+      if (this.opts.streams && (config.max_age !== limits.max_age || config.max_bytes !== limits.max_bytes)) {
+        await jsm.streams.update(name, { ...config, ...limits });
+        this.opts.log?.('info', `stream ${name}: limits set to max age ${limits.max_age / 1e9} s, max bytes ${limits.max_bytes}`);
       }
     }
   }

@@ -53,6 +53,15 @@ export const MeshSettings = Type.Object(
       ),
     ),
     children: Type.Optional(Type.Array(Id, { description: 'probes whose partials this coordinator merges (default: all)' })),
+    streams: Type.Optional(
+      Type.Object(
+        {
+          maxAge: Type.Optional(Duration),
+          maxBytes: Type.Optional(Type.Integer({ minimum: 1024 * 1024, description: 'per stream; the oldest messages go first' })),
+        },
+        { additionalProperties: false, description: 'limits of PM_ALERTS and PM_PARTIALS (default: 7 days, no size limit), applied by every probe that joins' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -61,6 +61,9 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
           store: probe.store,
           ...(config.mesh?.partials ? { partials: { indicators: config.mesh.partials.indicators, windowMs: durationMs(config.mesh.partials.window), ...(config.group ? { group: config.group } : {}) } } : {}),
           ...(merged ? { merged, ...(config.mesh?.children ? { children: config.mesh.children } : {}) } : {}),
+          ...(config.mesh?.streams
+            ? { streams: { ...(config.mesh.streams.maxAge ? { maxAgeMs: durationMs(config.mesh.streams.maxAge) } : {}), ...(config.mesh.streams.maxBytes ? { maxBytes: config.mesh.streams.maxBytes } : {}) } }
+            : {}),
           log: (level, message) => log(level, `[mesh] ${message}`),
         },
         probe,

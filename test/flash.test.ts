@@ -38,6 +38,7 @@ rules:
   t.match(out.stdout, /flashed probe 'edge7' \(revision \d+\)/);
   t.same(JSON.parse(await readFile(bundle, 'utf8')), { probe: 'edge7', nats: { servers: [nats.url] }, dataDir: '/var/lib/probemesh/edge7' });
   await waitUntil('flashed rule applied', () => probe.probe.list('rules').length === 1, 10_000);
+  await waitUntil('restart-only settings reported', () => logs.some((l) => /also changes dataDir, http: these apply when the probe restarts/.test(l)), 10_000);
   await probe.probe.tickNow('r');
   t.equal((probe.probe.query({ indicator: 'density', last: 1 }) as { records: Array<{ datum: number }> }).records[0]?.datum, 0.04);
 

@@ -76,6 +76,8 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
         async (cfg, rev) => {
           await probe.replaceAll({ devices: cfg.devices ?? [], indicators: cfg.indicators ?? [], rules: cfg.rules ?? [] });
           log('info', `applied flashed config revision ${rev}`);
+          const later = (['role', 'parent', 'group', 'dataDir', 'http', 'tokens', 'nats', 'mesh', 'retention'] as const).filter((k) => JSON.stringify(cfg[k]) !== JSON.stringify(config[k]));
+          if (later.length) log('warn', `flashed config revision ${rev} also changes ${later.join(', ')}: these apply when the probe restarts`);
         },
         (message, rev) => log('warn', `flashed config revision ${rev} not applied: ${message}`),
         config.nats.jsDomain,

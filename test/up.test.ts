@@ -47,6 +47,7 @@ t.test('probemesh up — five networks and a site: merged IT power, PUE to the d
     return info.state.subjects;
   };
   t.same(await alertCounts(), { 'pm.alert.warning.net2.servers': 1 }, 'PM_ALERTS holds it once, for subscribers and coordinators that were away');
+  t.match(await get('site', '/mesh/alerts?scope=everything'), { error: { message: "scope must be subtree or mesh, not 'everything'" } }, 'a bad scope says what is wrong');
   const viaSite = await get<Records>('site', '/query?probe=net2&indicator=cpu_load&device=srv042&last=1');
   t.equal(viaSite.records[0]?.datum, 97, 'a network probe queried through the site');
 

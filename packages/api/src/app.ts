@@ -18,7 +18,7 @@ export interface ApiOptions {
   /** The mesh membership table, when the probe is in a mesh. */
   mesh?: () => unknown;
   /** Alerts a coordinator received from other probes (`GET /mesh/alerts`). */
-  meshAlerts?: (filter: { state?: AlertState }) => Alert[];
+  meshAlerts?: (filter: { state?: AlertState; scope?: 'subtree' | 'mesh' }) => Alert[];
   /** Milliseconds between SSE keep-alive comments (default 15 s). */
   keepAliveMs?: number;
 }
@@ -183,8 +183,9 @@ export function createApi(service: ProbeService, opts: ApiOptions): Hono<Env> {
   });
   app.get('/mesh/alerts', read, (c) => {
     if (!opts.meshAlerts) throw new HttpError(404, 'not-found', 'this probe is not a coordinator: it does not follow other probes\' alerts');
-    const state = c.req.query('state');
-    return c.json(opts.meshAlerts(state ? { state: check(AlertState, state, 'state') } : {}));
+    const { state, scope } = c.req.query();
+    if (scope !== undefined && scope !== 'subtree' && scope !== 'mesh') throw new HttpError(400, 'invalid', `scope must be subtree or mesh, not '${scope}'`);
+    return c.json(opts.meshAlerts({ ...(state ? { state: check(AlertState, state, 'state') } : {}), ...(scope ? { scope } : {}) }));
   });
   app.get('/metrics', read, (c) => c.text(prometheusText(self, service.metrics()), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
 

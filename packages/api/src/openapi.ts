@@ -46,8 +46,11 @@ export function openApi(service: ProbeService): object {
       '/mesh': { get: { summary: 'probes this probe knows', responses: { '200': { description: 'ok' }, '404': { description: 'not in a mesh' } } } },
       '/mesh/alerts': {
         get: {
-          summary: "other probes' alerts a coordinator received (newest transition of each, firing first)",
-          parameters: [{ name: 'state', in: 'query', schema: { enum: ['firing', 'resolved'] } }],
+          summary: "alerts a coordinator received from the probes below it (newest transition of each, firing first)",
+          parameters: [
+            { name: 'state', in: 'query', schema: { enum: ['firing', 'resolved'] } },
+            { name: 'scope', in: 'query', description: 'subtree (default): probes whose parent chain reaches this one; mesh: every probe', schema: { enum: ['subtree', 'mesh'] } },
+          ],
           responses: { '200': { description: 'ok', content: json({ type: 'array', items: ref('Alert') }) }, '404': { description: 'not a coordinator' } },
         },
       },

@@ -86,8 +86,11 @@ t.test('mesh — an alert at the bottom reaches a subscriber and both coordinato
   const topMerged = new MergedWindows();
   const top = await probe(t, 'top', topMerged);
   const topNode = await join(t, nats, 'top', top.p, { merged: topMerged, children: ['dc'] });
-  const dcNode = await join(t, nats, 'dc', dc.p, { merged: dcMerged, children: ['net1'] });
+  const dcNode = await join(t, nats, 'dc', dc.p, { parent: 'top', merged: dcMerged, children: ['net1'] });
   await join(t, nats, 'net1', net1.p, { parent: 'dc', partials: { indicators: ['server_power'], windowMs: W, graceMs: 200 } });
+  // A probe of another branch: its alerts reach the top's book but not dc's subtree view.
+  const other = await probe(t, 'lab');
+  await join(t, nats, 'lab', other.p, { parent: 'top' });
 
   const { connect } = await import('@nats-io/transport-node');
   const sub = await connect({ servers: nats.url });
@@ -105,6 +108,13 @@ t.test('mesh — an alert at the bottom reaches a subscriber and both coordinato
   t.match(topNode.meshAlerts(), [{ probe: 'net1', rule: 'thermal', decision: 'hot', state: 'firing', severity: 'critical' }], 'the top coordinator holds it');
   t.equal(topNode.alertsReceived, 1, 'received once at the top');
   t.equal(dcNode.alertsReceived, 1, 'received once at dc');
+  await other.p.put('indicators', { id: 'door_open', kind: 'static', value: 1 });
+  await other.p.put('rules', { id: 'door', indicators: ['door_open'], period: '1h', decisions: [{ id: 'open', when: 'door_open == 1', severity: 'warning' }] });
+  await other.p.tickNow('door');
+  await waitUntil('lab alert at the top', () => topNode.meshAlerts().length === 2, 15_000);
+  t.same(topNode.meshAlerts().map((a) => a.probe).sort(), ['lab', 'net1'], 'the top sees both branches (net1 → dc → top, lab → top)');
+  t.same(dcNode.meshAlerts().map((a) => a.probe), ['net1'], "dc lists only its subtree's alerts");
+  t.same(dcNode.meshAlerts({ scope: 'mesh' }).map((a) => a.probe).sort(), ['lab', 'net1'], 'scope mesh: every probe');
   await sub.close();
 
   // Two levels down, over NATS request/reply.

@@ -363,11 +363,25 @@ export class MeshNode {
     await Promise.all(old.map(([key]) => this.opts.store?.config.delete(MESH_ALERTS, key)));
   }
 
-  /** Other probes' alerts a coordinator has received: the newest transition of each, firing first. */
-  meshAlerts(filter: { state?: Alert['state'] } = {}): Alert[] {
+  /**
+   * Other probes' alerts a coordinator has received, newest transition of each, firing first:
+   * by default those of its subtree (probes whose parent chain, as heard in heartbeats, reaches
+   * it); `scope: 'mesh'` for every probe's.
+   */
+  meshAlerts(filter: { state?: Alert['state']; scope?: 'subtree' | 'mesh' } = {}): Alert[] {
     return [...this.meshAlertBook.values()]
-      .filter((a) => !filter.state || a.state === filter.state)
+      .filter((a) => (!filter.state || a.state === filter.state) && (filter.scope === 'mesh' || this.below(a.probe)))
       .sort((a, b) => (a.state === b.state ? b.ts - a.ts : a.state === 'firing' ? -1 : 1));
+  }
+
+  /** Whether `probe`'s parent chain reaches this probe. */
+  private below(probe: string): boolean {
+    const seen = new Set<string>();
+    for (let p = this.members.get(probe)?.parent; p !== undefined && !seen.has(p); p = this.members.get(p)?.parent) {
+      if (p === this.opts.id) return true;
+      seen.add(p);
+    }
+    return false;
   }
 
   /** Called once per alert transition a coordinator receives from another probe. */

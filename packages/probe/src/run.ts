@@ -88,7 +88,7 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
       tokens: config.tokens ?? [],
       ...(config.http?.bodyLimit ? { bodyLimit: config.http.bodyLimit } : {}),
       ...(m ? { forward: (id, q) => m.forward(id, q), mesh: () => m.membership() } : {}),
-      ...(m && merged ? { meshAlerts: (f: { state?: 'firing' | 'resolved' }) => m.meshAlerts(f) } : {}),
+      ...(m && merged ? { meshAlerts: (f: Parameters<MeshNode['meshAlerts']>[0]) => m.meshAlerts(f) } : {}),
     });
     const server = await serve(app, { host, port: config.http?.port ?? 8080 });
     log('info', `probe ${config.id} up: ${server.url} (data in ${dataDir})`);

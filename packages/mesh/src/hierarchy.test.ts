@@ -150,3 +150,19 @@ t.test('mesh — an alert at the bottom reaches a subscriber and both coordinato
   t.pass(`${windows.length} windows across the NATS restart merged at dc with net1's exact counts and sums: none lost, none twice`);
   t.ok(windows.filter((s) => s + W > downAt && s + W < upAt).length >= 2, 'windows that closed while NATS was away are among them');
 });
+
+t.test('mesh — a coordinator that joins late shows what fired before it came', async (t) => {
+  const nats = await startNats();
+  t.teardown(() => nats.remove());
+  const d = await probe(t, 'pdu7');
+  await join(t, nats, 'pdu7', d.p, { parent: 'hall' });
+  await d.p.put('indicators', { id: 'amps', kind: 'static', value: 31 });
+  await d.p.put('rules', { id: 'load', indicators: ['amps'], period: '1h', decisions: [{ id: 'over', when: 'amps > 30', severity: 'critical' }] });
+  await d.p.tickNow('load');
+  const hallMerged = new MergedWindows();
+  const hall = await probe(t, 'hall', hallMerged);
+  await new Promise((r) => setTimeout(r, 300)); // the alert is in PM_ALERTS before the coordinator exists
+  const hallNode = await join(t, nats, 'hall', hall.p, { merged: hallMerged });
+  await waitUntil('the earlier alert listed', () => hallNode.meshAlerts({ scope: 'mesh' }).length === 1, 15_000);
+  t.match(hallNode.meshAlerts({ scope: 'mesh' }), [{ probe: 'pdu7', decision: 'over', state: 'firing' }], 'listed as firing');
+});

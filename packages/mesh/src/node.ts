@@ -311,9 +311,10 @@ export class MeshNode {
   }
 
   /**
-   * A coordinator follows every other probe's alerts through its own durable consumer: each
-   * transition is taken once (a redelivery matching the saved transition is ignored), kept in the
-   * store, and listed by `meshAlerts()`.
+   * A coordinator follows every other probe's alerts through its own durable consumer, from the
+   * start of the stream (so what fired before it joined shows as firing): each transition is taken
+   * once (a redelivery matching the saved transition is ignored), kept in the store, and listed by
+   * `meshAlerts()`.
    */
   private async watchAlerts(): Promise<void> {
     const store = this.opts.store;
@@ -323,7 +324,7 @@ export class MeshNode {
     try {
       await jsm.consumers.info(streams.alerts, durable);
     } catch {
-      await jsm.consumers.add(streams.alerts, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: subjects.alerts, ack_wait: 30e9 });
+      await jsm.consumers.add(streams.alerts, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: subjects.alerts, ack_wait: 30e9 });
     }
     this.alertConsumer = await (await this.js.consumers.get(streams.alerts, durable)).consume({ max_messages: 256 });
     void (async () => {

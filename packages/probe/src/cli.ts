@@ -13,7 +13,7 @@ usage:
   probemesh probe --bundle <b.json> [--wait S]
                                          boot a new node: its config comes from NATS KV
   probemesh demo [--port N] [--for S]    a probe on simulated devices (an snmpd UPS, an HTTP meter)
-  probemesh up [--port N] [--dir D] [--period 10s] [--sensors N] [--for S]
+  probemesh up [--port N] [--dir D] [--period 10s] [--sensors N] [--steady] [--for S]
                                          the five-network data center on this machine: nats-server,
                                          123 simulated SNMP servers and a UPS, five delegated probes,
                                          the site coordinator computing PUE
@@ -50,13 +50,13 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'up': {
-      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, sensors: { type: 'string' }, 'write-config': { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, sensors: { type: 'string' }, steady: { type: 'boolean' }, 'write-config': { type: 'string' } } });
       const { exampleLayout, up, writeConfigs } = await import('./index.js');
       if (values['write-config']) {
         for (const f of await writeConfigs(values['write-config'], exampleLayout())) console.log(`wrote ${f}`);
         return;
       }
-      const mesh = await up({ ...(values.port ? { port: Number(values.port) } : {}), ...(values.dir ? { dir: values.dir } : {}), ...(values.period ? { period: values.period } : {}), ...(values.sensors ? { sensorsPerServer: Number(values.sensors) } : {}) });
+      const mesh = await up({ ...(values.port ? { port: Number(values.port) } : {}), ...(values.dir ? { dir: values.dir } : {}), ...(values.period ? { period: values.period } : {}), ...(values.sensors ? { sensorsPerServer: Number(values.sensors) } : {}), drift: !values.steady });
       if (values.for) setTimeout(() => void mesh.stop().then(() => process.exit(0)), Number(values.for) * 1000);
       untilSignal(() => mesh.stop());
       return;

@@ -60,8 +60,30 @@ const table = (name: string, entry: string, number: number, type: 'integer' | 'c
 /** Temperature sensor r of server n, m°C. */
 export const sensorValue = (n: number, r: number) => 20_000 + ((n * 7919 + r * 104_729) % 15_000);
 
-/** Starts the site's devices; `sensorsPerServer` adds a table of that many temperature sensors to each server. */
-export async function simulateDatacenter(sensorsPerServer = 0): Promise<SimulatedDatacenter> {
+/** How the simulated site behaves. */
+export interface SimulationOptions {
+  /** Adds a table of that many temperature sensors to each server (load runs). */
+  sensorsPerServer?: number;
+  /**
+   * Values drift as on a live site (default: steady, the values of `server()` and
+   * `facilityPowerW()`): server power ±10 % over 5 min, cooling overhead so PUE swings between
+   * about 1.3 and 1.85 over 10 min (the site's `pue_high` fires and resolves), srv042 hot for two
+   * minutes of every three.
+   */
+  drift?: boolean;
+}
+
+/** The values at `s` seconds into a drifting run. */
+function drifted(n: number, s: number) {
+  const base = server(n);
+  const powerW = Math.round(base.powerW * (1 + 0.1 * Math.sin((2 * Math.PI * s) / 300 + n)));
+  const cpuPct = n === 42 ? (s % 180 < 120 ? 97 : 35) : Math.max(1, Math.min(89, Math.round(base.cpuPct + 8 * Math.sin((2 * Math.PI * s) / 240 + n))));
+  return { powerW, cpuPct };
+}
+
+/** Starts the site's devices on loopback. */
+export async function simulateDatacenter(opts: SimulationOptions = {}): Promise<SimulatedDatacenter> {
+  const sensorsPerServer = opts.sensorsPerServer ?? 0;
   const specs: AgentTable[][] = [];
   for (let n = 1; n <= SERVERS; n++) {
     const s = server(n);
@@ -79,7 +101,21 @@ export async function simulateDatacenter(sensorsPerServer = 0): Promise<Simulate
   const started = Date.now();
   const traffic = setInterval(() => {
     const s = (Date.now() - started) / 1000;
-    for (let n = 1; n <= SERVERS; n++) sim.agents[n - 1]!.set('ifEntry', 10, 1, Math.floor(server(n).octetsPerS * s) % 2 ** 32);
+    let it = 0;
+    for (let n = 1; n <= SERVERS; n++) {
+      const agent = sim.agents[n - 1]!;
+      agent.set('ifEntry', 10, 1, Math.floor(server(n).octetsPerS * s) % 2 ** 32);
+      if (!opts.drift) continue;
+      const d = drifted(n, s);
+      agent.set('entPhySensorEntry', 4, 1, d.powerW);
+      agent.set('hrProcessorEntry', 2, 1, d.cpuPct);
+      it += d.powerW;
+    }
+    if (opts.drift) {
+      const ups = sim.agents[SERVERS]!;
+      ups.set('upsOutputEntry', 4, 1, it);
+      ups.set('upsInputEntry', 5, 1, Math.round(it * (1.575 + 0.275 * Math.sin((2 * Math.PI * s) / 600))));
+    }
   }, 1000);
   traffic.unref();
   return {

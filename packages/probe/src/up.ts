@@ -18,6 +18,8 @@ export interface UpOptions {
   period?: string;
   /** Each simulated server also answers this many temperature sensors (load runs: 163 × 123 ≈ 20k). */
   sensorsPerServer?: number;
+  /** Simulated values drift as on a live site (the demo); steady by default (tests, benchmarks). */
+  drift?: boolean;
   /** Status line every this many ms (0: none). */
   statusMs?: number;
   say?: (line: string) => void;
@@ -91,7 +93,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
     });
     say(`  nats-server on ${started.nats.url} (store ${join(dir, 'nats')})`);
     say(`starting ${SERVERS} simulated servers (HOST-RESOURCES, IF-MIB, ENTITY-SENSOR values) and a UPS (UPS-MIB) on loopback SNMP …`);
-    started.sim = await simulateDatacenter(opts.sensorsPerServer);
+    started.sim = await simulateDatacenter({ ...(opts.sensorsPerServer ? { sensorsPerServer: opts.sensorsPerServer } : {}), ...(opts.drift ? { drift: true } : {}) });
     const httpPorts = opts.port !== undefined ? ids.map((_, i) => opts.port! + i) : await Promise.all(ids.map(() => freeTcpPort()));
     const portOf = (id: string) => (id === 'site' ? httpPorts[NETWORKS]! : httpPorts[Number(id.slice(3)) - 1]!);
     const layout: MeshLayout = {

@@ -73,7 +73,11 @@ export class RuleActor implements Worker {
     this.schedule();
     // Continuous connectors start listening now, not at the first tick a period away.
     const rule = this.rule();
-    if (rule && rule.def.enabled !== false) this.declare(this.plan(rule, ctx.catalog.targetsOf(rule.def), []).values()).catch((err: unknown) => (counters.lastError = messageOf(err)));
+    if (rule && rule.def.enabled !== false) {
+      Promise.resolve()
+        .then(() => this.declare(this.plan(rule, ctx.catalog.targetsOf(rule.def), []).values()))
+        .catch((err: unknown) => (counters.lastError = messageOf(err)));
+    }
   }
 
   private rule(): CompiledRule | undefined {

@@ -161,6 +161,7 @@ Read token ${read}, admin token ${layout.tokens.admin}. Ctrl-C stops everything.
       async stop() {
         clearInterval(timer);
         await stop();
+        say(`stopped; configs, logs and data stay in ${dir}`);
       },
     };
   } catch (err) {

@@ -2,5 +2,5 @@
 export { createSnmpConnector, snmpConnector, mibDirsFromEnv, type SnmpConnectorOptions } from './connector.js';
 export { SnmpParams, SnmpDevice, SnmpUser, OidText } from './schema.js';
 export { MibResolver, bundledMibDir, type MibLoadReport } from './mib.js';
-export { counter64, octets } from './datum.js';
+export { counter64, decode, octets } from './datum.js';
 export { snmpConnector as default } from './connector.js';

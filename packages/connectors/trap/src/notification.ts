@@ -1,9 +1,7 @@
-import { counter64, octets } from '@probemesh/connector-snmp';
+import { decode } from '@probemesh/connector-snmp';
 import type { Datum } from '@probemesh/model';
 import type { Notification, Varbind } from 'net-snmp';
 import snmp from 'net-snmp';
-
-const T = snmp.ObjectType;
 
 /** snmpTrapOID.0: the varbind naming a v2 notification. */
 export const SNMP_TRAP_OID = '1.3.6.1.6.3.1.1.4.1.0';
@@ -67,30 +65,8 @@ export function under(base: string, oid: string): boolean {
   return oid === base || (oid.length > base.length && oid.startsWith(base) && oid.charCodeAt(base.length) === 46 /* . */);
 }
 
-const HEX = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-
-/** A varbind's value as a datum: numbers for integer types, text for strings, OIDs and addresses; undefined for NULL and exceptions. */
+/** A varbind's value as a datum (the snmp connector's decoding); undefined for NULL and exceptions. */
 export function datumOf(vb: Varbind): Datum | undefined {
-  const v = vb.value;
-  switch (vb.type) {
-    case T.Integer:
-    case T.Counter:
-    case T.Gauge:
-    case T.TimeTicks:
-      return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-    case T.Counter64:
-      return Buffer.isBuffer(v) ? counter64(v) : typeof v === 'number' || typeof v === 'bigint' ? Number(v) : undefined;
-    case T.OctetString:
-      return Buffer.isBuffer(v) ? octets(v) : typeof v === 'string' ? v : undefined;
-    case T.OID:
-    case T.IpAddress:
-      return typeof v === 'string' ? v : undefined;
-    case T.Opaque:
-    case T.BitString:
-      return Buffer.isBuffer(v) ? HEX(v) : undefined;
-    case T.Boolean:
-      return v ? 1 : 0;
-    default:
-      return undefined;
-  }
+  const d = decode(vb);
+  return d.ok ? d.datum : undefined;
 }

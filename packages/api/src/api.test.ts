@@ -160,6 +160,8 @@ t.test('api — /metrics in Prometheus text and /openapi.json from the schemas',
   t.match(m.body, /^# TYPE probemesh_ticks_total counter$/m);
   t.match(m.body, /^probemesh_ticks_total\{probe="p1",rule="r"\} 1$/m);
   t.match(m.body, /^probemesh_value\{probe="p1",indicator="temp",device="room"\} 20$/m);
+  const mem = (name: string) => Number(new RegExp(`^${name}\\{probe="p1"\\} (\\d+)$`, 'm').exec(m.body)?.[1]);
+  t.ok(mem('probemesh_heap_used_bytes') > 0 && mem('probemesh_heap_used_bytes') < mem('probemesh_resident_memory_bytes'), 'heap in use, a part of the resident memory');
   const o = await call('GET', '/openapi.json', undefined, null);
   t.equal(o.body.openapi, '3.1.0');
   for (const p of ['/query', '/indicators', '/indicators/{id}', '/rules/states', '/alerts/stream', '/metrics']) t.ok(o.body.paths[p], `documents ${p}`);

@@ -26,6 +26,7 @@ export function prometheusText(probe: string, m: ProbeMetrics): string {
   metric('probemesh_store_bytes', 'gauge', 'Bytes the store uses.', [[{}, m.storeBytes]]);
   metric('probemesh_series', 'gauge', 'Series in the store.', [[{}, m.series]]);
   metric('probemesh_resident_memory_bytes', 'gauge', 'Resident memory of the probe process.', [[{}, m.rssBytes]]);
+  metric('probemesh_heap_used_bytes', 'gauge', 'V8 heap in use.', [[{}, m.heapUsedBytes]]);
   for (const [scheme, stats] of Object.entries(m.connectors)) {
     for (const [k, v] of Object.entries(stats)) metric(`probemesh_connector_${metricName(scheme)}_${metricName(k)}`, 'gauge', `${scheme} connector: ${k}.`, [[{}, v]]);
   }

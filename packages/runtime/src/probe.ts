@@ -318,7 +318,7 @@ export class Probe implements ProbeService {
       alertsFired: this.alertBook.fired,
       storeBytes: st.bytes,
       series: st.series,
-      rssBytes: process.memoryUsage.rss(),
+      ...((m) => ({ rssBytes: m.rss, heapUsedBytes: m.heapUsed }))(process.memoryUsage()),
       rules: this.ruleStates(),
       connectors: this.connectors.stats(),
       latest,

@@ -40,6 +40,8 @@ export interface ProbeMetrics {
   storeBytes: number;
   series: number;
   rssBytes: number;
+  /** V8 heap in use (of `rssBytes`). */
+  heapUsedBytes: number;
   rules: RuleState[];
   connectors: Record<string, Record<string, number>>;
   /** The latest value of each series (numeric ones), bounded. */

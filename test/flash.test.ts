@@ -108,4 +108,6 @@ rules:
 
   const missing = await run(process.execPath, [cli, 'probe', '--bundle', join(dir.path, 'none.json')]).catch((e: { stderr: string }) => e);
   t.match((missing as { stderr: string }).stderr, /cannot read boot bundle .*none\.json: no such file/);
+  const badWait = await run(process.execPath, [cli, 'probe', '--bundle', bundle, '--wait', 'soon']).catch((e: { stderr: string }) => e);
+  t.match((badWait as { stderr: string }).stderr, /--wait needs a whole number from 0 to 86400, not 'soon'/, 'a bad option says which and why');
 });

@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, bundle: { type: 'string' }, wait: { type: 'string' } } });
       if (!values.config && !values.bundle) throw new Error('probemesh probe needs --config <file> or --bundle <boot bundle>');
       if (values.bundle) console.error(`reading this node's config from NATS KV (boot bundle ${values.bundle}) …`);
-      const config = values.config ? await loadConfig(values.config) : await configFromBundle(values.bundle!, Number(values.wait ?? 60) * 1000);
+      const config = values.config ? await loadConfig(values.config) : await configFromBundle(values.bundle!, count('--wait', values.wait ?? '60', 0, 86_400) * 1000);
       const running = await runProbe(config);
       untilSignal(() => running.stop());
       return;
@@ -42,10 +42,10 @@ async function main(argv: string[]): Promise<void> {
     case 'demo': {
       const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, for: { type: 'string' } } });
       const stop = await demo({
-        ...(values.port ? { port: Number(values.port) } : {}),
+        ...(values.port ? { port: count('--port', values.port, 1, 65_535) } : {}),
         config: fileURLToPath(new URL('../../../mesh-config/single-probe.yaml', import.meta.url)),
       });
-      if (values.for) setTimeout(() => void stop().then(() => process.exit(0)), Number(values.for) * 1000);
+      if (values.for) setTimeout(() => void stop().then(() => process.exit(0)), count('--for', values.for, 1, 31_536_000) * 1000);
       untilSignal(stop);
       return;
     }
@@ -56,8 +56,8 @@ async function main(argv: string[]): Promise<void> {
         for (const f of await writeConfigs(values['write-config'], exampleLayout())) console.log(`wrote ${f}`);
         return;
       }
-      const mesh = await up({ ...(values.port ? { port: Number(values.port) } : {}), ...(values.dir ? { dir: values.dir } : {}), ...(values.period ? { period: values.period } : {}), ...(values.sensors ? { sensorsPerServer: Number(values.sensors) } : {}), drift: !values.steady });
-      if (values.for) setTimeout(() => void mesh.stop().then(() => process.exit(0)), Number(values.for) * 1000);
+      const mesh = await up({ ...(values.port ? { port: count('--port', values.port, 1, 65_530) } : {}), ...(values.dir ? { dir: values.dir } : {}), ...(values.period ? { period: values.period } : {}), ...(values.sensors ? { sensorsPerServer: count('--sensors', values.sensors, 1, 1000) } : {}), drift: !values.steady });
+      if (values.for) setTimeout(() => void mesh.stop().then(() => process.exit(0)), count('--for', values.for, 1, 31_536_000) * 1000);
       untilSignal(() => mesh.stop());
       return;
     }
@@ -115,6 +115,13 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new Error(`unknown command '${cmd}'\n\n${usage}`);
   }
+}
+
+/** A whole number option in [min, max], or an error that says which option and why. */
+function count(option: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new Error(`${option} needs a whole number from ${min} to ${max}, not '${text}'`);
+  return n;
 }
 
 /** Stops cleanly on Ctrl-C or SIGTERM. */

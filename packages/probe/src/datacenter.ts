@@ -8,6 +8,8 @@ import { startSnmpAgents, type AgentTable, type SimulatedAgents } from '@probeme
  */
 export const NETWORKS = 5;
 export const SERVERS = 123;
+/** Networks in the second building, whose probes reach the hub through that building's NATS leaf node. */
+export const LEAF_NETWORKS: readonly number[] = [4, 5];
 
 /** OIDs the simulated devices answer (row 1 of each table). */
 export const oids = {
@@ -130,7 +132,10 @@ export async function simulateDatacenter(opts: SimulationOptions = {}): Promise<
 
 /** Where the mesh's parts listen and keep their data, and the credentials it uses. */
 export interface MeshLayout {
+  /** The hub's NATS URL. */
   natsUrl: string;
+  /** The second building's leaf node: probes of LEAF_NETWORKS connect there (JetStream domain `hub`). */
+  leafUrl: string;
   /** HTTP port per probe id. */
   httpPorts: Readonly<Record<string, number>>;
   serverPorts: readonly number[];
@@ -154,7 +159,7 @@ export function datacenterConfigs(l: MeshLayout): ProbeConfig[] {
       { name: 'operator', role: 'admin' as const, token: l.tokens.admin },
       { name: 'dashboards', role: 'read' as const, token: l.tokens.read },
     ],
-    nats: { servers: [l.natsUrl], user: id, pass: l.passwords[id] ?? '' },
+    nats: LEAF_NETWORKS.some((k) => id === `net${k}`) ? { servers: [l.leafUrl], jsDomain: 'hub', user: id, pass: l.passwords[id] ?? '' } : { servers: [l.natsUrl], user: id, pass: l.passwords[id] ?? '' },
     retention: { maxAge: '7d' },
   });
   const networks: ProbeConfig[] = [];
@@ -231,6 +236,7 @@ export function exampleLayout(): MeshLayout {
   const ids = [...Array.from({ length: NETWORKS }, (_, k) => `net${k + 1}`), 'site'];
   return {
     natsUrl: 'nats://127.0.0.1:4222',
+    leafUrl: 'nats://127.0.0.1:4223',
     httpPorts: Object.fromEntries(ids.map((id) => [id, id === 'site' ? 8080 : 8080 + Number(id.slice(3))])),
     serverPorts: Array.from({ length: SERVERS }, (_, i) => 16101 + i),
     upsPort: 16100,

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { natsAuthorization } from '@probemesh/mesh';
 import { freeTcpPort, spawnLogged, startNats, waitUntil, type NatsServer, type Spawned } from '@probemesh/testkit';
 import { Document, isMap, isSeq } from 'yaml';
-import { datacenterConfigs, NETWORKS, SERVERS, simulateDatacenter, type MeshLayout, type SimulatedDatacenter } from './datacenter.js';
+import { datacenterConfigs, LEAF_NETWORKS, NETWORKS, SERVERS, simulateDatacenter, type MeshLayout, type SimulatedDatacenter } from './datacenter.js';
 
 export interface UpOptions {
   /** Where configs, logs, data and the NATS store go (default: a new temp dir). */
@@ -38,6 +38,7 @@ export interface RunningMesh {
 }
 
 const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+const deployNats = fileURLToPath(new URL('../../../deploy/nats/', import.meta.url));
 const secret = () => randomBytes(12).toString('base64url');
 const ids = [...Array.from({ length: NETWORKS }, (_, k) => `net${k + 1}`), 'site'];
 
@@ -78,32 +79,56 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
   const dir = opts.dir ?? join(tmpdir(), `probemesh-up-${process.pid}`);
   await mkdir(join(dir, 'logs'), { recursive: true });
   await mkdir(join(dir, 'nats'), { recursive: true });
-  const started: { nats?: NatsServer; sim?: SimulatedDatacenter; probes: Spawned[] } = { probes: [] };
+  await mkdir(join(dir, 'leaf'), { recursive: true });
+  const started: { nats?: NatsServer; leaf?: NatsServer; sim?: SimulatedDatacenter; probes: Spawned[] } = { probes: [] };
   const stop = async () => {
     await Promise.all(started.probes.map((p) => p.stop(5000)));
     started.sim?.stop();
+    await started.leaf?.stop();
     await started.nats?.stop();
   };
+  // deploy/nats's hub and leaf configs, with what differs on one machine: loopback ports, stores here.
+  const include = (storeDir: string, file: string) => `include ${JSON.stringify(relative(storeDir, join(deployNats, file)))}`;
   try {
     const passwords = Object.fromEntries(ids.map((id) => [id, secret()]));
     const operator = { user: 'operator', password: secret() };
-    say('probemesh up: starting nats-server (JetStream; one NATS user per probe, each may publish only under its own id) …');
+    const onLeaf = (id: string) => LEAF_NETWORKS.some((k) => id === `net${k}`);
+    const users = (which: string[]) => which.map((id) => ({ user: id, password: passwords[id]! }));
+    say('probemesh up: starting the hub (deploy/nats/hub.conf: JetStream domain hub; one NATS user per probe, each may publish only under its own id) …');
+    const [hubPort, leafnodePort, leafPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
+    const hubDir = join(dir, 'nats');
     started.nats = await startNats({
-      name: 'hub',
-      jsDomain: 'hub',
-      storeDir: join(dir, 'nats'),
-      config: natsAuthorization(
-        ids.map((id) => ({ user: id, password: passwords[id]! })),
-        operator,
-      ),
+      port: hubPort,
+      storeDir: hubDir,
+      config: [
+        include(hubDir, 'hub.conf'),
+        `listen: 127.0.0.1:${hubPort}`,
+        `jetstream { store_dir: ${JSON.stringify(join(hubDir, 'js'))}, domain: hub, max_file_store: 1GB }`,
+        `leafnodes { listen: "127.0.0.1:${leafnodePort}" }`,
+        natsAuthorization(users(ids.filter((id) => !onLeaf(id))), operator),
+      ].join('\n'),
     });
-    say(`  nats-server on ${started.nats.url} (store ${join(dir, 'nats')})`);
+    say(`  hub on ${started.nats.url} (store ${hubDir})`);
+    const leafDir = join(dir, 'leaf');
+    started.leaf = await startNats({
+      port: leafPort,
+      storeDir: leafDir,
+      jetstream: false,
+      config: [
+        include(leafDir, 'leaf.conf'),
+        `listen: 127.0.0.1:${leafPort}`,
+        `leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${leafnodePort}" } ] }`,
+        natsAuthorization(users(ids.filter(onLeaf)), operator, 'hub'),
+      ].join('\n'),
+    });
+    say(`  the second building's leaf node on ${started.leaf.url} (deploy/nats/leaf.conf), linked to the hub: networks ${LEAF_NETWORKS.join(' and ')} connect there`);
     say(`starting ${SERVERS} simulated servers (HOST-RESOURCES, IF-MIB, ENTITY-SENSOR values) and a UPS (UPS-MIB) on loopback SNMP …`);
     started.sim = await simulateDatacenter({ ...(opts.sensorsPerServer ? { sensorsPerServer: opts.sensorsPerServer } : {}), ...(opts.drift ? { drift: true } : {}) });
     const httpPorts = opts.port !== undefined ? ids.map((_, i) => opts.port! + i) : await Promise.all(ids.map(() => freeTcpPort()));
     const portOf = (id: string) => httpPorts[ids.indexOf(id)]!;
     const layout: MeshLayout = {
       natsUrl: started.nats.url,
+      leafUrl: started.leaf.url,
       httpPorts: Object.fromEntries(ids.map((id) => [id, portOf(id)])),
       serverPorts: started.sim.serverPorts,
       upsPort: started.sim.upsPort,

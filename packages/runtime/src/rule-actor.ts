@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock, ConnectorSession, ReadRequest, Reading, TimerHandle, Worker } from '@probemesh/core';
 import { Actor, TimeoutError, messageOf } from '@probemesh/core';
 import type { Env, Expression } from '@probemesh/expr';
@@ -112,6 +113,7 @@ export class RuleActor implements Worker {
     const period = durationMs(rule.def.period);
     const timeoutMs = rule.def.timeout !== undefined ? durationMs(rule.def.timeout) : Math.min(period, 10_000);
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal); // every read of the tick listens to it: one per device is expected
     const onStop = () => controller.abort(stop.reason);
     stop.addEventListener('abort', onStop, { once: true });
     const timer = clock.setTimeout(() => controller.abort(new TimeoutError(`rule '${this.ruleId}' tick timed out after ${timeoutMs} ms`)), timeoutMs);

@@ -28,6 +28,8 @@ t.test('probemesh up — five networks and a site: merged IT power, PUE to the d
   const it = itPowerW();
   await waitUntil('site PUE from every network', async () => (await last('servers_reporting')) === SERVERS && (await last('pue')) !== undefined, 90_000);
   t.equal(await last('it_power'), it, `IT power: the sum of all ${SERVERS} servers' power (${it} W), merged from five networks`);
+  const net4 = await readFile(join(mesh.dir, 'config', 'net4.yaml'), 'utf8');
+  t.ok(!net4.includes(mesh.natsUrl) && /jsDomain: hub/.test(net4), 'networks 4 and 5 counted in it came through the second building\'s leaf node');
   t.equal(await last('facility_power'), facilityPowerW(), 'the UPS input power');
   t.equal(await last('pue'), facilityPowerW() / it, 'site PUE to the digit');
   t.equal(await last('dcie'), 100 / (facilityPowerW() / it));

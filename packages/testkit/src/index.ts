@@ -6,3 +6,4 @@ export * from './nats.js';
 export * from './conformance.js';
 export * from './json-device.js';
 export * from './agents.js';
+export * from './sample.js';

@@ -1,18 +1,9 @@
 import t from 'tap';
-import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
-import { check, Indicator, issues, ProbeConfig, Rule } from '@probemesh/model';
-import { compileFilter, syslogConnector } from './index.js';
+import { checkSample } from '@probemesh/testkit';
+import { compileFilter, syslogConnector, type SyslogParams } from './index.js';
 
 t.test('sample — sample.yaml is a valid probe config fragment for syslog', async (t) => {
-  const doc = parse(await readFile(new URL('../sample.yaml', import.meta.url), 'utf8')) as Record<string, unknown[]>;
-  t.same(issues(ProbeConfig, { id: 'sample', ...doc }), [], 'fits ProbeConfig');
-  for (const i of doc.indicators!.map((x) => check(Indicator, x, 'indicator'))) {
-    if (i.kind !== 'atomic') continue;
-    const { scheme, ...params } = i.source;
-    t.equal(scheme, 'syslog', `indicator ${i.id}: scheme`);
-    t.same(issues(syslogConnector.params, params), [], `indicator ${i.id} params`);
-    t.doesNotThrow(() => compileFilter(params as never), `indicator ${i.id} filters compile`);
+  for (const i of await checkSample(t, new URL('../sample.yaml', import.meta.url), [syslogConnector])) {
+    t.doesNotThrow(() => compileFilter(i.params as SyslogParams), `indicator ${i.id} filters compile`);
   }
-  for (const r of doc.rules!) check(Rule, r, 'rule');
 });

@@ -1,14 +1,12 @@
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readFile } from 'node:fs/promises';
 import type { ConnectorSession, ReadRequest, Reading } from '@probemesh/core';
 import { ManualClock, systemClock } from '@probemesh/core';
 import { MibResolver } from '@probemesh/connector-snmp';
-import { check, fits, Indicator, issues, ProbeConfig, type Alert } from '@probemesh/model';
+import { fits, type Alert } from '@probemesh/model';
 import { Probe } from '@probemesh/runtime';
-import { connectorConformance, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
-import { parse } from 'yaml';
+import { checkSample, connectorConformance, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
 import { createTrapConnector, trapConnector, v1TrapOid, type TrapParams } from './index.js';
 
 // The net-snmp tools keep state (engine boots, discovered engines) under a directory of our own.
@@ -360,15 +358,10 @@ t.test('trap — a decision "link_down > 0" raises an alert through a real probe
 });
 
 t.test('trap — sample.yaml is a valid probe config fragment for this connector', async (t) => {
-  const doc = parse(await readFile(new URL('../sample.yaml', import.meta.url), 'utf8')) as Record<string, unknown[]>;
-  t.same(issues(ProbeConfig, { id: 'sample', ...doc }), [], 'fits ProbeConfig');
   const mibs = new MibResolver();
-  const atomic = doc.indicators!.map((x) => check(Indicator, x, 'indicator')).filter((i) => i.kind === 'atomic');
+  const atomic = await checkSample(t, new URL('../sample.yaml', import.meta.url), [trapConnector]);
   t.equal(atomic.length, 5);
   for (const i of atomic) {
-    const { scheme, ...params } = i.source;
-    t.equal(scheme, 'trap');
-    t.same(issues(trapConnector.params, params), [], `indicator ${i.id} params`);
-    for (const name of [params.trapOid, params.varbind].filter((x) => x !== undefined)) t.match(mibs.resolve(String(name)), /^1\.3\.6\.1(\.\d+)+$/, `${String(name)} resolves`);
+    for (const name of [i.params.trapOid, i.params.varbind].filter((x) => x !== undefined)) t.match(mibs.resolve(String(name)), /^1\.3\.6\.1(\.\d+)+$/, `${String(name)} resolves`);
   }
 });

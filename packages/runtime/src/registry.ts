@@ -62,7 +62,8 @@ export class ConnectorRegistry {
   }
 
   /**
-   * Declares what rule `rule` reads now, by scheme (an empty map: nothing, e.g. when it stops).
+   * Declares what rule `rule` reads now from continuous connectors, by scheme (an empty map:
+   * nothing, e.g. when it stops).
    * Connectors with `sync` (captures, listeners) are told the union over every rule whenever it
    * changes, so they open what is wanted as soon as a rule exists and close what no rule reads.
    */
@@ -78,7 +79,7 @@ export class ConnectorRegistry {
     }
     const run = async () => {
       for (const scheme of touched) {
-        if (!this.has(scheme) || this.get(scheme).perDevice) continue; // per-device reads keep nothing open
+        if (!this.has(scheme)) continue;
         const union = [...(this.wanted.get(scheme)?.values() ?? [])].flat();
         const key = JSON.stringify(union.map((r) => [r.indicator, r.device?.id, r.params, r.deviceParams]));
         if (this.synced.get(scheme) === key || (union.length === 0 && !this.sessions.has(scheme))) continue;

@@ -171,9 +171,15 @@ export class RuleActor implements Worker {
 
   /** Tells the connectors what this rule reads (so captures and listeners run between ticks). */
   private declare(groups: Iterable<{ scheme: string; requests: ReadRequest[] }>): Promise<void> {
+    const { connectors } = this.ctx;
     const byScheme = new Map<string, ReadRequest[]>();
-    for (const g of groups) byScheme.set(g.scheme, [...(byScheme.get(g.scheme) ?? []), ...g.requests]);
-    return this.ctx.connectors.declare(this.ruleId, byScheme);
+    for (const g of groups) {
+      if (connectors.get(g.scheme).perDevice) continue; // per-device reads keep nothing open
+      const list = byScheme.get(g.scheme);
+      if (list) list.push(...g.requests);
+      else byScheme.set(g.scheme, [...g.requests]);
+    }
+    return connectors.declare(this.ruleId, byScheme);
   }
 
   /** Reads every atomic indicator on every target, batched per (scheme, device), bounded in concurrency. */

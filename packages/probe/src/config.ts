@@ -19,10 +19,7 @@ export function parseConfig(text: string, origin = 'config', base = process.cwd(
 
 /** Reads and validates a config file. */
 export async function loadConfig(path: string): Promise<ProbeConfig> {
-  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read config ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: err });
-  });
-  return parseConfig(text, path, dirname(resolve(path)));
+  return parseConfig(await readText(path, 'config'), path, dirname(resolve(path)));
 }
 
 /**
@@ -30,9 +27,7 @@ export async function loadConfig(path: string): Promise<ProbeConfig> {
  * reads what was flashed for it (waiting up to `waitMs`); the bundle's nats and dataDir win.
  */
 export async function configFromBundle(path: string, waitMs = 60_000): Promise<ProbeConfig> {
-  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read boot bundle ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: err });
-  });
+  const text = await readText(path, 'boot bundle');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -49,4 +44,11 @@ export async function configFromBundle(path: string, waitMs = 60_000): Promise<P
   } finally {
     await nc.close();
   }
+}
+
+/** A file's text, or an error that says which file of what kind could not be read. */
+function readText(path: string, what: string): Promise<string> {
+  return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read ${what} ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: err });
+  });
 }

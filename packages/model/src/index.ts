@@ -1,4 +1,5 @@
 /** @probemesh/model — the monitoring model and the wire contract as TypeBox schemas. */
+export * from './errors.js';
 export * from './common.js';
 export * from './indicator.js';
 export * from './device.js';
@@ -10,4 +11,4 @@ export * from './mesh.js';
 export * from './config.js';
 export * from './subjects.js';
 export * from './validate.js';
-export { Type, type Static, type TSchema } from '@sinclair/typebox';
+export { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox';

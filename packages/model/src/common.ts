@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ValidationError } from './errors.js';
 
 /** An id of a probe, rule, device or indicator: safe inside a NATS subject token and an LMDB key. */
 export const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'letters, digits, _ and -; 1 to 64 characters' });
@@ -36,6 +37,6 @@ const unitMs: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 8
 export function durationMs(d: Duration): number {
   if (typeof d === 'number') return d;
   const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)$/.exec(d);
-  if (!m) throw new RangeError(`not a duration: ${JSON.stringify(d)} (use e.g. "500ms", "10s", "15m", "2h")`);
+  if (!m) throw new ValidationError('duration', [{ path: '', message: `not a duration: ${JSON.stringify(d)} (use e.g. "500ms", "10s", "15m", "2h")` }]);
   return Math.round(Number(m[1]) * unitMs[m[2]!]!);
 }

@@ -1,4 +1,5 @@
 /** @probemesh/model — the monitoring model and the wire contract as TypeBox schemas. */
+export * from './errors.js';
 export * from './common.js';
 export * from './indicator.js';
 export * from './device.js';

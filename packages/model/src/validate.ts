@@ -1,22 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-
-/** One thing wrong with an input: where (JSON pointer) and what. */
-export interface Issue {
-  path: string;
-  message: string;
-}
-
-/** Input that does not match its schema; `issues` say where and what. */
-export class ValidationError extends Error {
-  override name = 'ValidationError';
-  constructor(
-    readonly what: string,
-    readonly issues: Issue[],
-  ) {
-    super(`invalid ${what}: ${issues.map((i) => `${i.path || '/'} ${i.message}`).join('; ')}`);
-  }
-}
+import { ValidationError, type Issue } from './errors.js';
 
 const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
 

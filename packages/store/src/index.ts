@@ -1,2 +1,3 @@
 /** @probemesh/store — the LMDB value store: series, roll-ups, retention, the data-access query. */
-export { Store, StoreError, NotNumericError, type StoreOptions, type SeriesSelector, type Aggregate } from './store.js';
+export { StoreError, NotNumericError, StoreUnavailableError } from '@probemesh/core';
+export { Store, type StoreOptions, type SeriesSelector, type Aggregate } from './store.js';

@@ -1,4 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { NotNumericError, StoreError } from '@probemesh/core';
 import type { Datum, Query, QueryResult, Value } from '@probemesh/model';
 
 /** A set of series: each part that is given must match; absent parts match anything. */
@@ -22,23 +23,6 @@ export interface StoreOptions {
   retention?: { maxAgeMs?: number; maxBytes?: number };
   /** The clock retention by age reads. Default Date.now. */
   now?: () => number;
-}
-
-/** Something the store refuses: a value that is not finite, a bad query, a closed store. */
-export class StoreError extends Error {
-  override name = 'StoreError';
-}
-
-/** A numeric mode (max, min, mean, sum) over a range that holds text values. */
-export class NotNumericError extends Error {
-  override name = 'NotNumericError';
-  constructor(
-    /** The indicators whose text values are in the range. */
-    readonly indicators: string[],
-    mode: string,
-  ) {
-    super(`${indicators.map((i) => `indicator '${i}'`).join(', ')} ${indicators.length > 1 ? 'hold' : 'holds'} text values in this range; ${mode} needs numbers (use mode records or count)`);
-  }
 }
 
 /** A series: one (indicator, device, instance, rule) with a compact numeric id used in keys. */

@@ -1,7 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Id, Timestamp } from './common.js';
 
-/** A mergeable partial aggregate a delegated probe owes its coordinator for one window. */
+/**
+ * A mergeable partial aggregate a delegated probe owes its coordinator for one window. A window
+ * without values is sent too (count 0, sum, min and max 0): it tells the coordinator that nothing
+ * more will come from this probe for it.
+ */
 export const PartialAggregate = Type.Object(
   {
     probe: Id,
@@ -11,8 +15,8 @@ export const PartialAggregate = Type.Object(
     windowEnd: Timestamp,
     count: Type.Integer({ minimum: 0 }),
     sum: Type.Number(),
-    min: Type.Number(),
-    max: Type.Number(),
+    min: Type.Number({ description: '0 when count is 0' }),
+    max: Type.Number({ description: '0 when count is 0' }),
     devices: Type.Optional(Type.Integer({ minimum: 0, description: 'how many distinct devices reported in the window' })),
   },
   { additionalProperties: false },
@@ -60,7 +64,42 @@ export const Heartbeat = Type.Object(
     ts: Timestamp,
     rules: Type.Array(RuleState),
     load: Type.Object({ rssMiB: Type.Number(), valuesPerS: Type.Number(), series: Type.Integer() }, { additionalProperties: false }),
+    partials: Type.Optional(
+      Type.Object(
+        {
+          indicators: Type.Array(Id, { description: 'indicators whose windows this probe sends its parent' }),
+          windowMs: Type.Integer({ minimum: 1 }),
+          cursor: Type.Optional(Type.Integer({ minimum: 0, description: 'start of the newest window JetStream has acknowledged (every earlier one was too)' })),
+        },
+        { additionalProperties: false, description: 'what a delegate owes its parent: the coordinator waits for these windows' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
 export type Heartbeat = Static<typeof Heartbeat>;
+
+export const WindowState = Type.Union([Type.Literal('waiting'), Type.Literal('complete'), Type.Literal('incomplete')], {
+  description: 'waiting: a child that is alive has not sent it yet; complete: every child that owes it did; incomplete: computed without a child that is gone or too late',
+});
+export type WindowState = Static<typeof WindowState>;
+
+/** A window a coordinator merged from its children's partials, as `GET /mesh/windows` shows it. */
+export const MergedWindow = Type.Object(
+  {
+    indicator: Id,
+    windowStart: Timestamp,
+    windowEnd: Timestamp,
+    count: Type.Integer({ minimum: 0 }),
+    sum: Type.Number(),
+    min: Type.Number({ description: '0 when count is 0' }),
+    max: Type.Number({ description: '0 when count is 0' }),
+    total: Type.Number({ description: 'Σ over sources of mean × devices: e.g. the power of every server, site-wide' }),
+    devices: Type.Integer({ minimum: 0 }),
+    sources: Type.Array(Type.String(), { description: '<probe>/<group> of each partial merged in' }),
+    missing: Type.Array(Id, { description: 'children that owe this window and have not sent it' }),
+    state: WindowState,
+  },
+  { additionalProperties: false },
+);
+export type MergedWindow = Static<typeof MergedWindow>;

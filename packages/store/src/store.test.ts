@@ -51,6 +51,7 @@ function reference(all: Value[], q: Query): QueryResult {
   const mode = q.mode ?? 'records';
   if (mode === 'records') return { mode, records: rows };
   if (mode === 'count') return { mode, count: rows.length };
+  if (mode === 'series') throw new Error('series has its own reference');
   if (rows.some((r) => typeof r.datum !== 'number')) throw new Error('text');
   const nums = rows as Array<Value & { datum: number }>;
   if (mode === 'sum' || mode === 'mean') {

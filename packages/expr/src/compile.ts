@@ -2,6 +2,7 @@ import type { Datum } from '@probemesh/model';
 import { durationMs } from '@probemesh/model';
 import { ExprCheckError, ExprEvalError } from './errors.js';
 import { parse, type Node } from './parse.js';
+import { compilePattern, type Pattern } from './pattern.js';
 
 /** What an expression may yield: a number, a string, a boolean, or null when an input is missing. */
 export type Result = Datum | boolean | null;
@@ -77,6 +78,13 @@ function counterRate(value: number, prev: number, dt: number): number | null {
   let delta = value - prev;
   if (delta < 0) delta += prev <= 0xffffffff ? 2 ** 32 : 2 ** 64; // wrapped
   return delta / dt;
+}
+
+/** The offset in `src` of character `k` of the string literal whose opening quote is at `quote` (escapes take two characters). */
+function sourceOffset(src: string, quote: number, k: number): number {
+  let i = quote + 1;
+  for (let n = 0; n < k && i < src.length; n++) i += src[i] === '\\' ? 2 : 1;
+  return i;
 }
 
 type MathFn = { arity: [number, number]; fn: (...a: number[]) => number };
@@ -308,16 +316,16 @@ export function compile(src: string, opts: CompileOptions = {}): Expression {
       case 'matches': {
         const pat = args[1]!;
         if (pat.type !== 'str') return fail('matches() takes a literal pattern string', pat.at);
-        if (pat.value.length > 256) fail('pattern longer than 256 characters', pat.at);
-        let re: RegExp;
+        let re: Pattern;
         try {
-          re = new RegExp(pat.value);
+          re = compilePattern(pat.value);
         } catch (err) {
-          return fail(`invalid pattern: ${(err as Error).message}`, pat.at);
+          if (!(err instanceof ExprCheckError)) throw err;
+          return fail(err.reason, sourceOffset(src, pat.at, err.pos.offset));
         }
         return (env) => {
           const s = a[0]!(env);
-          return s === null ? null : re.test(String(s).slice(0, 65536));
+          return s === null ? null : re.test(String(s));
         };
       }
       case 'contains':

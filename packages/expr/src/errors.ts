@@ -20,10 +20,13 @@ export function positionOf(src: string, offset: number): Position {
 /** An error at a place in the source; the message ends with line:column. */
 abstract class PositionedError extends Error {
   readonly pos: Position;
+  /** The message without its position. */
+  readonly reason: string;
   constructor(message: string, src: string, offset: number) {
     const pos = positionOf(src, offset);
     super(`${message} at ${pos.line}:${pos.column}`);
     this.pos = pos;
+    this.reason = message;
   }
 }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compile, examples, ExprCheckError, ExprSyntaxError, type Env } from './index.js';
+import { compile, compilePattern, examples, ExprCheckError, ExprSyntaxError, PATTERN_LIMITS, type Env } from './index.js';
 
 /** A plain Env over fixed values: the interface, filled by the test. */
 function env(values: Record<string, number | string> = {}, extra: Partial<Env> = {}): Env {
@@ -99,7 +99,9 @@ t.test('expr — errors say what and where', async (t) => {
     ['mean(x, "soon")', /"soon" is not a window/, 8],
     ['1 2', /unexpected '2' after the expression at 1:3/, 2],
     ['x @', /expected a device id after '@'/, 3],
-    ['matches(s, "(")', /invalid pattern/, 11],
+    ['matches(s, "(")', /invalid pattern: missing closing \) '\(' at 1:13/, 12],
+    ['matches(s, "(a)\\\\1")', /backreferences are not supported/, 15],
+    ['matches(s, "x(?=y)")', /lookahead and lookbehind are not supported.* at 1:14/, 13],
     ['power@*', /needs an aggregate/, 0],
   ];
   for (const [src, msg, offset] of bad) {
@@ -110,6 +112,20 @@ t.test('expr — errors say what and where', async (t) => {
   t.throws(() => compile('pue > 1.5 && ghost < 2', { known: (id) => id === 'pue' }), { name: 'ExprCheckError', message: /unknown indicator 'ghost' at 1:14/ });
   t.throws(() => ev('1 / (2 - 2)'), { name: 'ExprEvalError', message: /division by zero/ });
   t.throws(() => ev('"a" * 2'), { name: 'ExprEvalError', message: /needs a number/ });
+});
+
+t.test('expr — patterns run in linear time: nested repetition on a hostile text answers at once', async (t) => {
+  // A backtracking engine takes about 2^41 steps here; the linear-time one reads the text once.
+  const evil = compile('matches(label, "^(a+)+$")', { context: 'decision' });
+  t.equal(evil.evaluate(env({ label: 'a'.repeat(40) + '!' })), false);
+  t.equal(evil.evaluate(env({ label: 'a'.repeat(41) })), true);
+  const words = compile('matches(msg, "(\\\\w+\\\\s?)*error")');
+  t.equal(words.evaluate(env({ msg: 'the quick brown fox jumps over the lazy dog!' })), false);
+  t.equal(words.evaluate(env({ msg: 'disk error' })), true);
+  t.equal(compile('matches(msg, "end$")').evaluate(env({ msg: 'x'.repeat(PATTERN_LIMITS.maxInput) + 'end' })), false, 'text beyond the input cap is not searched');
+  t.equal(compilePattern('FAILED', { ignoreCase: true }).test('login failed'), true);
+  t.throws(() => compilePattern('a'.repeat(PATTERN_LIMITS.maxLength + 1)), { name: 'ExprCheckError', message: /pattern longer than 1024 characters/ });
+  t.throws(() => compilePattern('(?<!x)y'), { name: 'ExprCheckError', message: /lookahead and lookbehind are not supported.* at 1:1$/ });
 });
 
 t.test('expr — guards: deep nesting and long input are refused cleanly', async (t) => {

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { CloneType, Type, type Static } from '@sinclair/typebox';
 import { Duration, Id } from './common.js';
 import { Device } from './device.js';
 import { Indicator } from './indicator.js';
@@ -67,6 +67,61 @@ export const MeshSettings = Type.Object(
 );
 export type MeshSettings = Static<typeof MeshSettings>;
 
+const sinkName = CloneType(Id, { description: 'names the sink in logs and in the outbox (default: its type, then -2, -3 … for more of one type); keep it when reordering sinks so queued deliveries follow' });
+const sinkHeaders = Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$" }), Type.String({ maxLength: 4096 }), {
+  description: 'more request headers (e.g. authorization); the sink\'s own cannot be replaced',
+});
+const sinkTimeout = CloneType(Duration, { description: 'for the whole request, connecting to the last byte of the answer (default 10s)' });
+const sinkCa = Type.String({ minLength: 1, description: 'path of a PEM file of CA certificates trusted for https (default: Node\'s bundled roots)' });
+
+/** A webhook that receives each alert transition as a signed JSON POST. */
+export const WebhookSinkConfig = Type.Object(
+  {
+    type: Type.Literal('webhook'),
+    name: Type.Optional(sinkName),
+    url: Type.String({ pattern: '^https?://', maxLength: 2048, description: 'http:// or https:// URL; redirects are not followed' }),
+    secret: Type.Optional(
+      Type.String({ minLength: 16, maxLength: 1024, description: 'key of the X-Probemesh-Signature header: sha256= and the hex HMAC-SHA256 of the body; unsigned without it' }),
+    ),
+    headers: Type.Optional(sinkHeaders),
+    timeout: Type.Optional(sinkTimeout),
+    ca: Type.Optional(sinkCa),
+  },
+  { additionalProperties: false },
+);
+export type WebhookSinkConfig = Static<typeof WebhookSinkConfig>;
+
+/** A Prometheus Alertmanager that receives alerts on its /api/v2/alerts. */
+export const AlertmanagerSinkConfig = Type.Object(
+  {
+    type: Type.Literal('alertmanager'),
+    name: Type.Optional(sinkName),
+    url: Type.String({ pattern: '^https?://', maxLength: 2048, description: 'base URL of Alertmanager (e.g. http://alertmanager:9093); alerts go to <url>/api/v2/alerts' }),
+    labels: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' }), Type.String({ maxLength: 1024 }), {
+        description: 'added to every alert (site, team …) for Alertmanager routes; the sink\'s own labels cannot be replaced',
+      }),
+    ),
+    resend: Type.Optional(CloneType(Duration, { description: 'how often firing alerts are sent again; each is valid for 4 intervals (default 1m)' })),
+    headers: Type.Optional(sinkHeaders),
+    timeout: Type.Optional(sinkTimeout),
+    ca: Type.Optional(sinkCa),
+  },
+  { additionalProperties: false },
+);
+export type AlertmanagerSinkConfig = Static<typeof AlertmanagerSinkConfig>;
+
+/** Where a probe sends its alert transitions besides the mesh, each at least once with a stable id. */
+export const AlertSinkConfig = Type.Union([WebhookSinkConfig, AlertmanagerSinkConfig]);
+export type AlertSinkConfig = Static<typeof AlertSinkConfig>;
+
+/** How a probe delivers its alerts. */
+export const AlertSettings = Type.Object(
+  { sinks: Type.Optional(Type.Array(AlertSinkConfig, { maxItems: 16, description: 'destinations of alert transitions: webhooks and Alertmanagers' })) },
+  { additionalProperties: false },
+);
+export type AlertSettings = Static<typeof AlertSettings>;
+
 /** A probe's whole configuration: what a config file holds and what `flash` puts in KV. */
 export const ProbeConfig = Type.Object(
   {
@@ -88,6 +143,7 @@ export const ProbeConfig = Type.Object(
     tokens: Type.Optional(Type.Array(Token)),
     nats: Type.Optional(NatsOptions),
     mesh: Type.Optional(MeshSettings),
+    alerts: Type.Optional(AlertSettings),
     retention: Type.Optional(Retention),
     devices: Type.Optional(Type.Array(Device)),
     indicators: Type.Optional(Type.Array(Indicator)),

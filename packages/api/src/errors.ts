@@ -1,40 +1,49 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ProbemeshError, errors } from '@probemesh/core';
 import type { Issue } from '@probemesh/model';
 
 /** An error the API answers with its status; `code` is stable for clients. */
-export class HttpError extends Error {
+export class HttpError extends ProbemeshError {
   override name = 'HttpError';
   constructor(
     readonly status: ContentfulStatusCode,
     readonly code: string,
     message: string,
     readonly issues?: Issue[],
+    options: { cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
-/** Status and code for each error class of the probe (by name, so no package owns the mapping twice). */
-const byName: Record<string, [ContentfulStatusCode, string]> = {
-  ValidationError: [400, 'invalid'],
-  NotFoundError: [404, 'not-found'],
-  ConflictError: [409, 'conflict'],
-  UnprocessableError: [422, 'unprocessable'],
-  NotNumericError: [422, 'not-numeric'],
-  StoreError: [400, 'invalid'],
-  TimeoutError: [504, 'timeout'],
-};
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** Status and code of each failure kind of the probe, most specific first (matched with `instanceof`). */
+const statuses: ReadonlyArray<[ErrorClass, ContentfulStatusCode, string]> = [
+  [errors.ValidationError, 400, 'invalid'],
+  [errors.NotFoundError, 404, 'not-found'],
+  [errors.ConflictError, 409, 'conflict'],
+  [errors.NotNumericError, 422, 'not-numeric'],
+  [errors.UnprocessableError, 422, 'unprocessable'],
+  [errors.StoreError, 400, 'invalid'],
+  [errors.StoreUnavailableError, 503, 'store-unavailable'],
+  [errors.TimeoutError, 504, 'timeout'],
+];
+
+/** The HTTP form of an error: its status, code, message and issues; `undefined` for a bug (500). */
+export function httpErrorOf(err: unknown): HttpError | undefined {
+  if (err instanceof HttpError) return err;
+  for (const [cls, status, code] of statuses) {
+    if (err instanceof cls) return new HttpError(status, code, err.message, (err as { issues?: Issue[] }).issues, { cause: err });
+  }
+  return undefined;
+}
 
 /** The JSON error body: `{ error: { status, code, message, issues? } }`; never a stack trace. */
 export function errorResponse(c: Context, err: unknown): Response {
-  if (err instanceof HttpError) return c.json({ error: { status: err.status, code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } }, err.status);
-  const e = err as { name?: string; message?: string; issues?: Issue[] };
-  const mapped = e?.name ? byName[e.name] : undefined;
-  if (mapped) {
-    const [status, code] = mapped;
-    return c.json({ error: { status, code, message: e.message ?? code, ...(e.issues ? { issues: e.issues } : {}) } }, status);
-  }
+  const e = httpErrorOf(err);
+  if (e) return c.json({ error: { status: e.status, code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) } }, e.status);
   console.error('probemesh api: internal error', err);
   return c.json({ error: { status: 500, code: 'internal', message: 'internal error; see the probe log' } }, 500);
 }

@@ -1,4 +1,5 @@
 import type { ProbeMetrics } from '@probemesh/runtime';
+import type { SseStats } from './sse.js';
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 const labels = (l: Record<string, string | undefined>) => {
@@ -10,7 +11,7 @@ const labels = (l: Record<string, string | undefined>) => {
 const metricName = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_');
 
 /** The probe's health and latest values in the Prometheus text exposition format (0.0.4). */
-export function prometheusText(probe: string, m: ProbeMetrics): string {
+export function prometheusText(probe: string, m: ProbeMetrics, sse?: SseStats): string {
   const out: string[] = [];
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Record<string, string | undefined>, number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -27,6 +28,10 @@ export function prometheusText(probe: string, m: ProbeMetrics): string {
   metric('probemesh_series', 'gauge', 'Series in the store.', [[{}, m.series]]);
   metric('probemesh_resident_memory_bytes', 'gauge', 'Resident memory of the probe process.', [[{}, m.rssBytes]]);
   metric('probemesh_heap_used_bytes', 'gauge', 'V8 heap in use.', [[{}, m.heapUsedBytes]]);
+  if (sse) {
+    metric('probemesh_sse_subscribers', 'gauge', 'Clients following /alerts/stream.', [[{}, sse.subscribers]]);
+    metric('probemesh_sse_dropped_total', 'counter', 'Alert stream clients dropped because they did not read.', [[{}, sse.dropped]]);
+  }
   for (const [scheme, stats] of Object.entries(m.connectors)) {
     for (const [k, v] of Object.entries(stats)) metric(`probemesh_connector_${metricName(scheme)}_${metricName(k)}`, 'gauge', `${scheme} connector: ${k}.`, [[{}, v]]);
   }

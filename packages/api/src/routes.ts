@@ -1,0 +1,269 @@
+import type { Context } from 'hono';
+import { errors } from '@probemesh/core';
+import { Alert, Device, Id, Indicator, Query, QueryResult, Rule, RuleState, Type, check, type TSchema } from '@probemesh/model';
+import { Kinds, type Kind, type ProbeService } from '@probemesh/runtime';
+import type { ApiOptions } from './app.js';
+import { HttpError, httpErrorOf } from './errors.js';
+import { prometheusText } from './metrics.js';
+import { livePage } from './page.js';
+import { AlertsParams, Health, IdParams, MeshMember, ProbeInfo, QueryParams, StaticBody, withOptionalId, type Time } from './schemas.js';
+import type { SseHub } from './sse.js';
+import { route, type Env, type Route } from './table.js';
+
+/** What the routes' handlers use. */
+export interface RouteContext {
+  service: ProbeService;
+  opts: ApiOptions;
+  /** This probe's id. */
+  self: string;
+  sse: SseHub;
+  /** The OpenAPI document (built once, from this table). */
+  openApi(): object;
+}
+
+/** A time from the query string in milliseconds (ISO-8601 text that the schema let through may still be no date). */
+function ms(name: string, v: Time): number {
+  if (typeof v === 'number') return v;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new HttpError(400, 'invalid', `${name}: '${v}' is not a time`, [{ path: `/${name}`, message: 'not a time' }]);
+  return t;
+}
+
+const list = (schema: TSchema) => Type.Array(schema);
+const ok = (schema: TSchema, description = 'ok') => ({ description, schema });
+const notFound = (what: string) => ({ description: `no such ${what}` });
+const forwarded = {
+  404: { description: 'the probe named by `probe` is not reachable: this probe is not in a mesh' },
+  502: { description: 'the probe named by `probe` did not answer (gone or unknown)' },
+  504: { description: 'the probe named by `probe` answered too late' },
+};
+
+/** The CRUD routes of one configuration collection. */
+function collection<K extends Kind>(kind: K, schema: TSchema, ctx: RouteContext): Route[] {
+  const { service } = ctx;
+  const one = kind.slice(0, -1);
+  const a = /^[aeiou]/.test(one) ? `an ${one}` : `a ${one}`;
+  return [
+    route({
+      method: 'get',
+      path: `/${kind}`,
+      summary: `list ${kind}`,
+      access: 'read',
+      answers: { 200: ok(list(schema)) },
+      handle: (c) => c.json(service.list(kind)),
+    }),
+    route({
+      method: 'post',
+      path: `/${kind}`,
+      summary: `create ${a}`,
+      access: 'admin',
+      body: schema,
+      answers: { 201: ok(schema, 'created'), 409: { description: `${a} with this id exists` }, 422: { description: 'well formed but unusable (a formula over an unknown indicator …)' } },
+      handle: async (c, { body }) => {
+        const id = (body as { id: string }).id;
+        if (service.list(kind).some((e) => e.id === id)) throw new HttpError(409, 'conflict', `${one} '${id}' exists; PUT /${kind}/${id} replaces it`);
+        return c.json((await service.put(kind, body)).entity, 201);
+      },
+    }),
+    route({
+      method: 'get',
+      path: `/${kind}/{id}`,
+      summary: `one ${one}`,
+      access: 'read',
+      params: IdParams,
+      answers: { 200: ok(schema), 404: notFound(one) },
+      handle: (c, { params }) => c.json(service.get(kind, params.id)),
+    }),
+    route({
+      method: 'put',
+      path: `/${kind}/{id}`,
+      summary: `create or replace ${a}`,
+      description: 'The id may be left out of the body; when given it must match the path.',
+      access: 'admin',
+      params: IdParams,
+      body: withOptionalId(schema),
+      answers: { 200: ok(schema, 'replaced'), 201: ok(schema, 'created'), 422: { description: 'well formed but unusable' } },
+      handle: async (c, { params, body }) => {
+        const given = (body as { id?: string }).id;
+        if (given !== undefined && given !== params.id)
+          throw new HttpError(400, 'invalid', `the id in the body ('${given}') differs from the path ('${params.id}')`, [{ path: '/id', message: 'must match the path' }]);
+        const r = await service.put(kind, { ...(body as object), id: params.id });
+        return c.json(r.entity, r.created ? 201 : 200);
+      },
+    }),
+    route({
+      method: 'delete',
+      path: `/${kind}/{id}`,
+      summary: `remove ${a}`,
+      access: 'admin',
+      params: IdParams,
+      answers: { 204: { description: 'removed' }, 404: notFound(one), 409: { description: 'still used by another entity' } },
+      handle: async (c, { params }) => {
+        await service.remove(kind, params.id);
+        return c.body(null, 204);
+      },
+    }),
+  ];
+}
+
+/** Every route of the API, each declared once: the app and `/openapi.json` are made from this list. */
+export function routeTable(ctx: RouteContext): Route[] {
+  const { service, opts, self } = ctx;
+
+  /** Answers a query here, or on the probe it names over the mesh. */
+  const answer = async (query: Query, probe?: string): Promise<QueryResult> => {
+    if (!probe || probe === self) return service.query(query);
+    if (!opts.forward) throw new HttpError(404, 'not-found', `probe '${probe}' is not reachable: this probe is not in a mesh`);
+    try {
+      return await opts.forward(probe, query);
+    } catch (err) {
+      if (err instanceof errors.TimeoutError) throw new HttpError(504, 'probe-timeout', `probe '${probe}': ${err.message}`, undefined, { cause: err });
+      if (httpErrorOf(err)) throw err;
+      throw new HttpError(502, 'probe-unreachable', `probe '${probe}': ${(err as Error).message}`, undefined, { cause: err });
+    }
+  };
+  const json = (c: Context<Env>, v: unknown) => c.json(v as object);
+
+  return [
+    route({
+      method: 'get',
+      path: '/',
+      summary: 'the live page: alerts as they fire and resolve',
+      access: 'open',
+      answers: { 200: { description: 'an HTML page', media: ['text/html'] } },
+      handle: (c) => c.html(livePage),
+    }),
+    route({
+      method: 'get',
+      path: '/health',
+      summary: 'liveness: answers at once while the probe runs',
+      access: 'open',
+      answers: { 200: ok(Health) },
+      handle: (c) => c.json({ ok: true, probe: self }),
+    }),
+    route({
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'this document',
+      access: 'open',
+      answers: { 200: ok(Type.Object({ openapi: Type.String() })) },
+      handle: (c) => c.json(ctx.openApi()),
+    }),
+    route({
+      method: 'get',
+      path: '/info',
+      summary: 'who this probe is and what it runs',
+      access: 'read',
+      answers: { 200: ok(ProbeInfo) },
+      handle: (c) => c.json(service.info()),
+    }),
+    route({
+      method: 'get',
+      path: '/query',
+      summary: 'data-access query',
+      description: 'Filters combine; `from` is inclusive, `to` exclusive; `probe` asks another probe of the mesh.',
+      access: 'read',
+      query: QueryParams,
+      answers: { 200: ok(QueryResult), 422: { description: 'a numeric mode over text values' }, ...forwarded },
+      handle: async (c, { query }) => {
+        const { probe, from, to, ...rest } = query as Record<string, unknown> & { probe?: string; from?: Time; to?: Time };
+        const q = check(Query, { ...rest, ...(from !== undefined ? { from: ms('from', from) } : {}), ...(to !== undefined ? { to: ms('to', to) } : {}) }, 'query');
+        return json(c, await answer(q, probe));
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/query',
+      summary: 'data-access query (JSON body)',
+      access: 'read',
+      query: Type.Object({ probe: Type.Optional(Id) }, { additionalProperties: false }),
+      body: Query,
+      answers: { 200: ok(QueryResult), 422: { description: 'a numeric mode over text values' }, ...forwarded },
+      handle: async (c, { query, body }) => json(c, await answer(body, query.probe)),
+    }),
+    route({
+      method: 'get',
+      path: '/rules/states',
+      summary: 'rule actor states',
+      access: 'read',
+      answers: { 200: ok(list(RuleState)) },
+      handle: (c) => c.json(service.ruleStates()),
+    }),
+    route({
+      method: 'get',
+      path: '/alerts',
+      summary: 'recent alert transitions, newest first',
+      access: 'read',
+      query: AlertsParams,
+      answers: { 200: ok(list(Alert)) },
+      handle: (c, { query }) => {
+        const { since, ...rest } = query;
+        return c.json(service.alerts({ ...rest, ...(since !== undefined ? { since: ms('since', since) } : {}) }));
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/alerts/stream',
+      summary: 'alert transitions as Server-Sent Events',
+      description:
+        'Events `hello` (`{probe}`) then `alert` (an Alert) per transition; a comment every keep-alive period. The token may be given as `?token=` (EventSource cannot send headers). A client that stops reading is dropped (counted in /metrics).',
+      access: 'read',
+      tokenInQuery: true,
+      answers: { 200: { description: 'an event stream', media: ['text/event-stream'] } },
+      handle: (c) => ctx.sse.respond(c),
+    }),
+    route({
+      method: 'get',
+      path: '/mesh',
+      summary: 'the probes this one hears in the mesh',
+      access: 'read',
+      answers: { 200: ok(list(MeshMember)), 404: { description: 'this probe is not in a mesh' } },
+      handle: (c) => {
+        if (!opts.mesh) throw new HttpError(404, 'not-found', 'this probe is not in a mesh');
+        return json(c, opts.mesh());
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/mesh/alerts',
+      summary: 'alerts a coordinator received from the probes below it (newest transition of each, firing first)',
+      access: 'read',
+      query: Type.Object(
+        {
+          state: Type.Optional(AlertsParams.properties.state!),
+          scope: Type.Optional(Type.Union([Type.Literal('subtree'), Type.Literal('mesh')], { description: "subtree (default): probes whose parent chain reaches this one; mesh: every probe" })),
+        },
+        { additionalProperties: false },
+      ),
+      answers: { 200: ok(list(Alert)), 404: { description: 'this probe is not a coordinator' } },
+      handle: (c, { query }) => {
+        if (!opts.meshAlerts) throw new HttpError(404, 'not-found', "this probe is not a coordinator: it does not follow other probes' alerts");
+        return c.json(opts.meshAlerts(query));
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus text exposition: ticks, errors, store, memory, API, latest values',
+      access: 'read',
+      answers: { 200: { description: 'Prometheus text format 0.0.4', media: ['text/plain'] } },
+      handle: (c) => c.text(prometheusText(self, service.metrics(), ctx.sse.stats()), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+    }),
+    route({
+      method: 'put',
+      path: '/statics/{id}',
+      summary: 'set the value of a static indicator (created when absent)',
+      access: 'admin',
+      params: IdParams,
+      body: StaticBody,
+      answers: { 200: ok(Indicator), 422: { description: 'the id names an indicator that is not static' } },
+      handle: async (c, { params, body }) => {
+        await service.setStatic(params.id, body.value);
+        return c.json(service.get('indicators', params.id));
+      },
+    }),
+    ...collection(Kinds.indicators, Indicator, ctx),
+    ...collection(Kinds.devices, Device, ctx),
+    ...collection(Kinds.rules, Rule, ctx),
+  ];
+}

@@ -1,0 +1,136 @@
+import type { Context, Hono } from 'hono';
+import { Type, check, fits, type Static, type TObject, type TSchema, type TokenRole } from '@probemesh/model';
+import { HttpError } from './errors.js';
+
+/** Who may call a route: anyone, a read token, or an admin token. */
+export type Access = 'open' | TokenRole;
+
+/** What hono keeps per request: the role the token (or a forwarding probe) was granted. */
+export type Env = { Variables: { role: TokenRole } };
+
+/** One documented answer: its description and, when it has a body, the schema and media types. */
+export interface Answer {
+  description: string;
+  schema?: TSchema;
+  /** Media types of the body (default `application/json` when a schema is given). */
+  media?: readonly string[];
+}
+
+/** What a handler receives: the path parameters, query string and body, each checked against its schema. */
+export interface Input<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+}
+
+/**
+ * One route, declared once: from it come the hono handler with its checks and the OpenAPI
+ * operation. `path` is an OpenAPI template (`/indicators/{id}`).
+ */
+export interface Route<P = unknown, Q = unknown, B = unknown> {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  summary: string;
+  description?: string;
+  access: Access;
+  /** Also take the token from `?token=` (EventSource cannot send headers). */
+  tokenInQuery?: boolean;
+  params?: TObject;
+  query?: TObject;
+  body?: TSchema;
+  /** Answers by status; the table adds the ones every route of its kind can give (400, 401, 403, 413, 415). */
+  answers: Record<number, Answer>;
+  handle(c: Context<Env>, input: Input<P, Q, B>): Response | Promise<Response>;
+}
+
+/** Declares a route, its handler's input typed by its schemas. */
+export function route<P extends TObject = TObject<{}>, Q extends TObject = TObject<{}>, B extends TSchema = TSchema>(
+  r: Omit<Route<Static<P>, Static<Q>, Static<B>>, 'params' | 'query' | 'body'> & { params?: P; query?: Q; body?: B },
+): Route {
+  return r as Route;
+}
+
+/** The error answers every route of this shape can give, besides its own. */
+export function commonAnswers(r: Route): Record<number, Answer> {
+  const out: Record<number, Answer> = { 400: { description: 'a parameter, the query string or the body is invalid (issues say where)' } };
+  if (r.access !== 'open') out[401] = { description: 'no token, or an unknown one' };
+  if (r.access === 'admin') out[403] = { description: 'needs an admin token' };
+  if (r.body) {
+    out[413] = { description: 'the body is larger than the limit' };
+    out[415] = { description: 'the body is not JSON' };
+  }
+  return out;
+}
+
+/** The types a schema accepts, looking into unions. */
+function typesOf(s: TSchema | undefined): Set<string> {
+  const out = new Set<string>();
+  const walk = (x: TSchema | undefined) => {
+    if (!x) return;
+    if (typeof x.type === 'string') out.add(x.type);
+    for (const b of (x.anyOf as TSchema[] | undefined) ?? []) walk(b);
+  };
+  walk(s);
+  return out;
+}
+
+const NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+
+/** Query-string and path values are text: numbers and booleans are read where the schema takes them. */
+function coerce(schema: TObject, raw: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const types = typesOf(schema.properties[k]);
+    if ((types.has('integer') || types.has('number')) && NUMBER.test(v) && Number.isSafeInteger(Math.trunc(Number(v)))) out[k] = Number(v);
+    else if (types.has('boolean') && (v === 'true' || v === 'false')) out[k] = v === 'true';
+    else out[k] = v;
+  }
+  return out;
+}
+
+const JSON_TYPE = /^application\/([a-z.+-]*\+)?json\b/i;
+
+/** The request body as JSON: 415 for another media type, 400 for malformed JSON. */
+async function jsonBody(c: Context): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!JSON_TYPE.test(type)) throw new HttpError(415, 'unsupported-media-type', `send JSON with content-type: application/json (got '${type || 'none'}')`);
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, 'malformed-json', `the body is not valid JSON: ${(err as Error).message}`, undefined, { cause: err });
+  }
+}
+
+/** The schema of a query string no route declares: nothing is accepted. */
+const NO_QUERY = Type.Object({}, { additionalProperties: false });
+
+/** An OpenAPI path template as a hono path (`/a/{id}` → `/a/:id`). */
+export const honoPath = (path: string) => path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
+
+/**
+ * Mounts every route on `app`: the role check, then path parameters, query string and body
+ * checked against their schemas (validators compiled here, once), then the handler.
+ */
+export function mount(app: Hono<Env>, routes: readonly Route[], roleOf: (c: Context, tokenInQuery: boolean) => TokenRole | undefined): void {
+  for (const r of routes) {
+    const query = r.query ?? NO_QUERY;
+    for (const s of [r.params, query, r.body]) if (s) fits(s, undefined); // compiles the validator now, not on the first request
+    app.on(r.method.toUpperCase(), honoPath(r.path), async (c) => {
+      if (r.access !== 'open') {
+        const role = roleOf(c, r.tokenInQuery ?? false);
+        if (!role) throw new HttpError(401, 'unauthorized', c.req.header('authorization') ? 'unknown token' : 'send Authorization: Bearer <token>');
+        if (r.access === 'admin' && role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs an admin token');
+        c.set('role', role);
+      }
+      const q = c.req.query();
+      if (r.tokenInQuery) delete q.token;
+      const input = {
+        params: r.params ? check(r.params, coerce(r.params, c.req.param() as Record<string, string>), 'path') : {},
+        query: check(query, coerce(query, q), 'query string'),
+        body: r.body ? check(r.body, await jsonBody(c), 'body') : undefined,
+      };
+      return r.handle(c, input as never);
+    });
+  }
+}

@@ -4,3 +4,4 @@ export type { AlertSink } from './sink.js';
 export type { HttpTargetOptions } from './post.js';
 export * from './webhook.js';
 export * from './alertmanager.js';
+export * from './config.js';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { ManualClock, TimeoutError } from '@probemesh/core';
 import { ValidationError, type Alert } from '@probemesh/model';
 import { freeTcpPort, waitUntil } from '@probemesh/testkit';
-import { AlertmanagerSink, SinkRejectedError, SinkUnavailableError, verifySignature, WebhookSink, type PostableAlert } from './index.js';
+import { AlertmanagerSink, createSinks, SinkRejectedError, SinkUnavailableError, verifySignature, WebhookSink, type PostableAlert } from './index.js';
 
 const SECRET = 'webhook-test-secret-0123';
 const testdata = new URL('../testdata/', import.meta.url);
@@ -292,4 +292,32 @@ t.test('alertmanager — a failed re-send is logged and tried again at the next 
   sink.stop();
   sink.stop();
   t.equal(clock.pending, 0, 'stop clears the re-send timer (idempotent)');
+});
+
+t.test('config — sinks built from alerts.sinks: names defaulted per type, every wrong entry named by its path', async (t) => {
+  const r = await receiver(t);
+  const sinks = await createSinks([
+    { type: 'webhook', url: r.url, timeout: '2s' },
+    { type: 'alertmanager', url: 'http://127.0.0.1:9093' },
+    { type: 'webhook', url: r.url, secret: SECRET },
+    { type: 'webhook', name: 'pager', url: r.url },
+  ]);
+  t.same(
+    sinks.map((s) => s.name),
+    ['webhook', 'alertmanager', 'webhook-2', 'pager'],
+  );
+  await sinks[2]!.deliver(alert('firing'), 'cfg', never);
+  t.ok(verifySignature(SECRET, r.got[0]!.body, r.got[0]!.headers['x-probemesh-signature'] as string), 'the configured secret signs');
+  const err = await createSinks([
+    { type: 'webhook', name: 'pager', url: r.url },
+    { type: 'alertmanager', name: 'pager', url: 'http://127.0.0.1:9093', labels: { alertname: 'x' } },
+    { type: 'webhook', url: r.url, ca: '/nonexistent/ca.pem' },
+  ]).catch((e: unknown) => e);
+  t.type(err, ValidationError);
+  t.same(
+    (err as ValidationError).issues.map((i) => i.path),
+    ['/alerts/sinks/1/name', '/alerts/sinks/1/labels/alertname', '/alerts/sinks/2/ca'],
+  );
+  t.match((err as Error).message, /\/alerts\/sinks\/1\/name 'pager' names another sink too/);
+  t.match((err as Error).message, /\/alerts\/sinks\/2\/ca cannot read \/nonexistent\/ca\.pem: ENOENT/);
 });

@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './actor.js';
 export * from './supervisor.js';
 export * from './connector.js';
+export * from './listen.js';

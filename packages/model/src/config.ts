@@ -136,6 +136,16 @@ export const ProbeConfig = Type.Object(
           host: Type.Optional(Type.String()),
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
           bodyLimit: Type.Optional(Type.Integer({ minimum: 1024 })),
+          tls: Type.Optional(
+            Type.Object(
+              {
+                cert: Type.String({ minLength: 1, description: 'path of the PEM certificate (chain)' }),
+                key: Type.String({ minLength: 1, description: 'path of the PEM private key' }),
+              },
+              { additionalProperties: false, description: 'serve the API over HTTPS, so tokens never cross the network in clear' },
+            ),
+          ),
+          maxConnections: Type.Optional(Type.Integer({ minimum: 1, description: 'connections at once (default 1000)' })),
         },
         { additionalProperties: false },
       ),

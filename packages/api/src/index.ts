@@ -1,6 +1,6 @@
 /** @probemesh/api — the probe HTTP API: CRUD, queries, alerts (SSE), /metrics, /openapi.json, all from one route table. */
 export { createApi, type Api, type ApiOptions } from './app.js';
-export { serve, type Served } from './serve.js';
+export { readTls, serve, type ServeOptions, type Served } from './serve.js';
 export { HttpError } from './errors.js';
 export { prometheusText } from './metrics.js';
 export { ErrorBody } from './schemas.js';

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Connector } from '@probemesh/core';
 import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type LogFn } from '@probemesh/runtime';
-import { createApi, serve } from '@probemesh/api';
+import { createApi, readTls, serve } from '@probemesh/api';
 import { MergedWindows, MeshNode, meshConnector, watchConfig } from '@probemesh/mesh';
 import { builtinConnectors } from './connectors.js';
 
@@ -90,12 +90,14 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
       ...(m ? { forward: (id, q) => m.forward(id, q), mesh: () => m.membership() } : {}),
       ...(m && merged ? { meshAlerts: (f: Parameters<MeshNode['meshAlerts']>[0]) => m.meshAlerts(f) } : {}),
     });
-    const server = await serve(app, { host, port: config.http?.port ?? 8080 });
+    const tls = config.http?.tls && (await readTls(config.http.tls));
+    const server = await serve(app, { host, port: config.http?.port ?? 8080, ...(tls ? { tls } : {}), ...(config.http?.maxConnections ? { maxConnections: config.http.maxConnections } : {}) });
     log('info', `probe ${config.id} up: ${server.url} (data in ${dataDir})`);
     return {
       probe,
       url: server.url,
       async stop() {
+        app.close();
         await server.close();
         watcher?.stop();
         await m?.stop();

@@ -9,7 +9,7 @@ import { MergedWindows, MeshNode } from '@probemesh/mesh';
 import type { PartialAggregate } from '@probemesh/model';
 import { Probe } from '@probemesh/runtime';
 import { startNats, tempDir } from '@probemesh/testkit';
-import { SERVERS, up } from '@probemesh/probe';
+import { SERVERS, up } from '@probemesh/demo';
 
 const quick = process.argv.includes('--quick');
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'mesh', ...o }));

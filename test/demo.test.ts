@@ -2,10 +2,10 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../packages/probe/dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../packages/demo/dist/cli.js', import.meta.url));
 
 t.test('demo — starts simulated devices and a probe, prints where to look, answers over HTTP', async (t) => {
-  const child = spawn(process.execPath, [cli, 'demo', '--for', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'single', '--for', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGTERM');
   });

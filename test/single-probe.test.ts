@@ -2,7 +2,8 @@ import t, { type Test } from 'tap';
 import { createSocket } from 'node:dgram';
 import { ManualClock, systemClock } from '@probemesh/core';
 import { Probe } from '@probemesh/runtime';
-import { builtinConnectors, UPS_OUTPUT_POWER_OID } from '@probemesh/probe';
+import { UPS_OUTPUT_POWER_OID } from '@probemesh/demo';
+import { builtinConnectors } from '@probemesh/probe';
 import { startJsonDevice, startSnmpd, tempDir } from '@probemesh/testkit';
 
 /** A real UPS (snmpd answering upsOutputPower), a real HTTP facility meter, and a probe on them. */

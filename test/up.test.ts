@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { exampleLayout, facilityPowerW, itPowerW, server, SERVERS, up, writeConfigs } from '@probemesh/probe';
+import { exampleLayout, facilityPowerW, itPowerW, server, SERVERS, up, writeConfigs } from '@probemesh/demo';
 import { tempDir, waitUntil } from '@probemesh/testkit';
 
 type Records = { records: Array<{ ts: number; datum: number; device?: string }> };
@@ -75,6 +75,18 @@ t.test('probemesh up — the documented example in mesh-config/datacenter is wha
   t.equal(files.length, 6);
   for (const f of files) {
     const name = f.slice(dir.path.length + 1);
-    t.equal(await readFile(f, 'utf8'), await readFile(join('mesh-config/datacenter', name), 'utf8'), `${name} is up to date (regenerate: probemesh up --write-config mesh-config/datacenter)`);
+    t.equal(await readFile(f, 'utf8'), await readFile(join('mesh-config/datacenter', name), 'utf8'), `${name} is up to date (regenerate: probemesh-demo up --write-config mesh-config/datacenter)`);
+  }
+});
+
+t.test('probemesh up — the product package depends on no test or demo code, and reads no file relative to its build folder', async (t) => {
+  const pkg = JSON.parse(await readFile('packages/probe/package.json', 'utf8')) as Record<string, Record<string, string> | undefined>;
+  const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.peerDependencies });
+  t.same(deps.filter((d) => /testkit|demo/.test(d)), [], '@probemesh/probe lists neither testkit nor demo');
+  const { readdir } = await import('node:fs/promises');
+  for (const f of await readdir('packages/probe/src')) {
+    const text = await readFile(join('packages/probe/src', f), 'utf8');
+    t.notMatch(text, /(from |import\()'@probemesh\/(testkit|demo)/, `${f} imports no test or demo code`);
+    t.notMatch(text, /new URL\('\.\.\//, `${f} finds no file relative to its build folder`);
   }
 });

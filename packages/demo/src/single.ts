@@ -1,16 +1,15 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort } from '@probemesh/testkit';
-import { loadConfig } from './config.js';
-import { runProbe } from './run.js';
+import { loadConfig, runProbe } from '@probemesh/probe';
 import { simulateSite } from './simulate.js';
 
-/** Runs the single-probe example against simulated devices; prints where to look. Returns a stop function. */
-export async function demo(opts: { config: string; port?: number }): Promise<() => Promise<void>> {
+/** Runs a single-probe config (mesh-config/single-probe.yaml) against simulated devices; prints where to look. Returns a stop function. */
+export async function single(opts: { config: string; port?: number }): Promise<() => Promise<void>> {
   const say = (s: string) => process.stdout.write(`${s}\n`);
-  say('probemesh demo: starting simulated devices (snmpd as a UPS, an HTTP facility meter) …');
-  const site = await simulateSite();
   const config = await loadConfig(opts.config);
+  say('probemesh-demo single: starting simulated devices (snmpd as a UPS, an HTTP facility meter) …');
+  const site = await simulateSite();
   for (const d of config.devices ?? []) {
     if (d.protocols?.snmp) d.protocols.snmp = { ...d.protocols.snmp, port: site.ups.port };
     if (d.protocols?.http) d.protocols.http = { ...d.protocols.http, baseUrl: site.meterUrl };
@@ -18,7 +17,10 @@ export async function demo(opts: { config: string; port?: number }): Promise<() 
   config.dataDir = join(tmpdir(), `probemesh-demo-${process.pid}`);
   const port = opts.port ?? (await freeTcpPort());
   config.http = { ...config.http, host: '127.0.0.1', port };
-  const running = await runProbe(config);
+  const running = await runProbe(config).catch(async (err: unknown) => {
+    await site.stop();
+    throw err;
+  });
   const admin = config.tokens?.find((t) => t.role === 'admin')?.token ?? '';
   const read = config.tokens?.find((t) => t.role === 'read')?.token ?? admin;
   say(`

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configFromBundle, loadConfig } from './config.js';
-import { demo } from './demo.js';
+import { count, untilSignal } from './options.js';
 import { runProbe } from './run.js';
 
 const usage = `probemesh — monitoring probes for data centers and industrial sites
@@ -12,12 +11,6 @@ usage:
   probemesh probe --config <file.yaml>   run one probe from a config file
   probemesh probe --bundle <b.json> [--wait S]
                                          boot a new node: its config comes from NATS KV
-  probemesh demo [--port N] [--for S]    a probe on simulated devices (an snmpd UPS, an HTTP meter)
-  probemesh up [--port N] [--dir D] [--period 10s] [--sensors N] [--steady] [--for S]
-                                         the five-network data center on this machine: nats-server,
-                                         123 simulated SNMP servers and a UPS, five delegated probes,
-                                         the site coordinator computing PUE
-  probemesh up --write-config <dir>      write that mesh's probe configs (the documented example)
   probemesh alerts --nats <url> [--user U --pass P] [--subject pm.alert.>]
                                          print the mesh's alerts as they are published
   probemesh flash --config <file.yaml> [--nats URL] [--bundle out.json]
@@ -25,7 +18,8 @@ usage:
                                          a running probe applies it live; --bundle writes what a
                                          new node needs to boot and join
 
-Config reference: mesh-config/single-probe.yaml`;
+Config reference: mesh-config/single-probe.yaml
+The demo on simulated devices is the command probemesh-demo (package @probemesh/demo).`;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
@@ -37,28 +31,6 @@ async function main(argv: string[]): Promise<void> {
       const config = values.config ? await loadConfig(values.config) : await configFromBundle(values.bundle!, count('--wait', values.wait ?? '60', 0, 86_400) * 1000);
       const running = await runProbe(config);
       untilSignal(() => running.stop());
-      return;
-    }
-    case 'demo': {
-      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, for: { type: 'string' } } });
-      const stop = await demo({
-        ...(values.port ? { port: count('--port', values.port, 1, 65_535) } : {}),
-        config: fileURLToPath(new URL('../../../mesh-config/single-probe.yaml', import.meta.url)),
-      });
-      if (values.for) setTimeout(() => void stop().then(() => process.exit(0)), count('--for', values.for, 1, 31_536_000) * 1000);
-      untilSignal(stop);
-      return;
-    }
-    case 'up': {
-      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, sensors: { type: 'string' }, steady: { type: 'boolean' }, 'write-config': { type: 'string' } } });
-      const { exampleLayout, up, writeConfigs } = await import('./index.js');
-      if (values['write-config']) {
-        for (const f of await writeConfigs(values['write-config'], exampleLayout())) console.log(`wrote ${f}`);
-        return;
-      }
-      const mesh = await up({ ...(values.port ? { port: count('--port', values.port, 1, 65_530) } : {}), ...(values.dir ? { dir: values.dir } : {}), ...(values.period ? { period: values.period } : {}), ...(values.sensors ? { sensorsPerServer: count('--sensors', values.sensors, 1, 1000) } : {}), drift: !values.steady });
-      if (values.for) setTimeout(() => void mesh.stop().then(() => process.exit(0)), count('--for', values.for, 1, 31_536_000) * 1000);
-      untilSignal(() => mesh.stop());
       return;
     }
     case 'alerts': {
@@ -115,29 +87,6 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new Error(`unknown command '${cmd}'\n\n${usage}`);
   }
-}
-
-/** A whole number option in [min, max], or an error that says which option and why. */
-function count(option: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new Error(`${option} needs a whole number from ${min} to ${max}, not '${text}'`);
-  return n;
-}
-
-/** Stops cleanly on Ctrl-C or SIGTERM. */
-function untilSignal(stop: () => Promise<void>): void {
-  const onSignal = (sig: string) => {
-    process.stderr.write(`\n${sig}: stopping …\n`);
-    stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', () => onSignal('SIGINT'));
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -1,0 +1,5 @@
+/** @probemesh/demo — probemesh on simulated devices: the five-network data center and one probe alone. */
+export { single } from './single.js';
+export { simulateSite, UPS_OUTPUT_POWER_OID, type SimulatedSite } from './simulate.js';
+export { datacenterConfigs, exampleLayout, facilityPowerW, itPowerW, server, simulateDatacenter, oids, NETWORKS, SERVERS, type MeshLayout } from './datacenter.js';
+export { up, writeConfigs, type RunningMesh, type UpOptions } from './up.js';

@@ -1,6 +1,7 @@
-import type { FailureKind } from '@probemesh/core';
+import { messageOf, type FailureKind } from '@probemesh/core';
 import type { Session, Varbind } from 'net-snmp';
 import snmp from 'net-snmp';
+import { containedDgram } from './dgram.js';
 import type { SnmpDevice } from './schema.js';
 
 /** Settings of one agent with every default filled in. */
@@ -63,7 +64,8 @@ export function settingsKey(s: AgentSettings): string {
   return JSON.stringify([s.host, s.port, s.version, s.version === '3' ? s.user : s.community, s.context, s.timeoutMs, s.retries]);
 }
 
-const where = (s: AgentSettings) => `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
+/** `host:port` of an agent, as people write it. */
+export const where = (s: AgentSettings) => `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
 
 /** One cached net-snmp session to one agent, with promise-returning reads that honour an AbortSignal. */
 export class Agent {
@@ -72,15 +74,25 @@ export class Agent {
   garbage = 0;
   lastGarbage?: string;
   closed = false;
+  /** Rejecters of the requests in flight, failed at once when a reply throws inside net-snmp. */
+  private readonly inFlight = new Set<(err: SnmpFailure) => void>();
 
   constructor(
     readonly settings: AgentSettings,
     /** `settingsKey(settings)`: a session is reused only while this stays the same. */
     readonly key: string,
     onGarbage: (message: string) => void,
+    /** An exception net-snmp threw while handling a reply (contained: it never ends the process). */
+    onThrow: (err: unknown) => void,
   ) {
     const s = settings;
+    const dgramModule = containedDgram((err) => {
+      onThrow(err);
+      const failure = new SnmpFailure('bad-response', `a reply from ${where(s)} could not be processed: ${messageOf(err)}`, undefined, { cause: err });
+      for (const reject of [...this.inFlight]) reject(failure);
+    });
     const options = {
+      dgramModule,
       port: s.port,
       retries: s.retries,
       timeout: s.timeoutMs,
@@ -149,12 +161,19 @@ export class Agent {
       if (signal.aborted) return reject(this.aborted(signal));
       if (this.closed) return reject(new SnmpFailure('unreachable', `session to ${where(this.settings)} is closed`));
       const garbageBefore = this.garbage;
-      const onAbort = () => reject(this.aborted(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-      const done = (err: Error | null, result: T) => {
+      const fail = (err: SnmpFailure) => {
         signal.removeEventListener('abort', onAbort);
-        if (err) reject(this.classify(err, this.garbage - garbageBefore));
-        else resolve(result);
+        this.inFlight.delete(fail);
+        reject(err);
+      };
+      const onAbort = () => fail(this.aborted(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.inFlight.add(fail);
+      const done = (err: Error | null, result: T) => {
+        if (err) return fail(this.classify(err, this.garbage - garbageBefore));
+        signal.removeEventListener('abort', onAbort);
+        this.inFlight.delete(fail);
+        resolve(result);
       };
       try {
         start(done);

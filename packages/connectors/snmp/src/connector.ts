@@ -1,7 +1,7 @@
 import type { Connector, ConnectorContext, ConnectorSession, ReadRequest, Reading, Sample } from '@probemesh/core';
-import { defineConnector, failure, messageOf } from '@probemesh/core';
+import { Containment, defineConnector, failure, messageOf } from '@probemesh/core';
 import type { Varbind } from 'net-snmp';
-import { Agent, agentSettings, settingsKey, settingsProblem, SnmpFailure, type AgentSettings } from './agent.js';
+import { Agent, agentSettings, settingsKey, settingsProblem, SnmpFailure, where, type AgentSettings } from './agent.js';
 import { decode } from './datum.js';
 import { MibResolver } from './mib.js';
 import { SnmpDevice, SnmpParams } from './schema.js';
@@ -29,23 +29,30 @@ function failed(err: unknown): Reading {
   return failure('unreachable', messageOf(err));
 }
 
-/** The last part of `oid` below `base` ("1.3.6.1.2.1.2.2.1.10.3" under "1.3.6.1.2.1.2.2.1.10" is "3"). */
-function suffix(base: string, oid: string): string {
-  return oid.startsWith(base + '.') ? oid.slice(base.length + 1) : oid;
+/** The part of `oid` below `base` ("1.3.6.1.2.1.2.2.1.10.3" under "1.3.6.1.2.1.2.2.1.10" is "3"), or undefined when it does not lie under it. */
+function suffix(base: string, oid: string): string | undefined {
+  return oid.length > base.length + 1 && oid.charCodeAt(base.length) === 46 /* . */ && oid.startsWith(base) ? oid.slice(base.length + 1) : undefined;
 }
+
+/** A varbind for another OID than the one asked: the agent's answer cannot be trusted for this indicator. */
+const foreign = (agent: Agent, asked: string, got: string, what: string) =>
+  failure('bad-response', `${where(agent.settings)} answered with ${got} ${what} ${asked}; nothing was stored (a confused or spoofed agent?)`);
 
 /** A running snmp connector: sessions cached per device and credentials, batched GETs, walks. */
 class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
   private readonly agents = new Map<string, Agent>();
   private readonly settingsCache = new WeakMap<object, Map<string, { settings: AgentSettings; key: string; problem?: string }>>();
-  private readonly counts = { requests: 0, varbinds: 0, timeouts: 0, garbage: 0, sessions_opened: 0, sessions_closed: 0 };
+  private readonly counts = { requests: 0, varbinds: 0, timeouts: 0, garbage: 0, foreign_oids: 0, sessions_opened: 0, sessions_closed: 0 };
+  private readonly contain: Containment;
   private stopped = false;
 
   constructor(
     private readonly ctx: ConnectorContext,
     private readonly mibs: MibResolver,
     private readonly opts: Required<Omit<SnmpConnectorOptions, 'mibDirs'>>,
-  ) {}
+  ) {
+    this.contain = new Containment(ctx.clock, ctx.log, 'snmp');
+  }
 
   async read(requests: ReadonlyArray<Req>, signal: AbortSignal): Promise<Reading[]> {
     const out: Reading[] = new Array(requests.length);
@@ -104,10 +111,15 @@ class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
       cached.close();
       this.counts.sessions_closed++;
     }
-    const agent = new Agent(settings, key, (message) => {
-      this.counts.garbage++;
-      this.ctx.log('debug', `snmp: undecodable reply from ${settings.host}:${settings.port}`, { device: deviceId, error: message });
-    });
+    const agent = new Agent(
+      settings,
+      key,
+      (message) => {
+        this.counts.garbage++;
+        this.ctx.log('debug', `snmp: undecodable reply from ${where(settings)}`, { device: deviceId, error: message });
+      },
+      (err) => this.contain.record(err, `${where(settings)} (device ${deviceId})`),
+    );
     this.counts.sessions_opened++;
     this.agents.set(deviceId, agent);
     return agent;
@@ -155,6 +167,10 @@ class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
     oids.forEach((oid, k) => {
       const vb = varbinds[k];
       if (!vb) return void got.set(oid, failure('bad-response', `the reply has no varbind for ${oid}`));
+      if (vb.oid !== oid) {
+        this.counts.foreign_oids++;
+        return void got.set(oid, foreign(agent, oid, vb.oid, 'when asked for'));
+      }
       const d = decode(vb);
       got.set(oid, d.ok ? { ok: true, samples: [{ datum: d.datum }] } : failure(d.kind, d.error));
     });
@@ -169,15 +185,23 @@ class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
       this.counts.varbinds += rows.length + (names?.length ?? 0);
       const label = new Map<string, string>();
       for (const vb of names ?? []) {
+        const index = suffix(instanceFrom!, vb.oid);
+        if (index === undefined) {
+          this.counts.foreign_oids++;
+          return foreign(agent, instanceFrom!, vb.oid, 'in a walk of');
+        }
         const d = decode(vb);
-        if (d.ok) label.set(suffix(instanceFrom!, vb.oid), String(d.datum).slice(0, 128));
+        if (d.ok) label.set(index, String(d.datum).slice(0, 128));
       }
       const samples: Sample[] = [];
-      const cut = oid.length + 1;
       for (const vb of rows) {
+        const index = suffix(oid, vb.oid);
+        if (index === undefined) {
+          this.counts.foreign_oids++;
+          return foreign(agent, oid, vb.oid, 'in a walk of');
+        }
         const d = decode(vb);
         if (!d.ok) continue; // one odd cell does not spoil the column
-        const index = vb.oid.length > cut && vb.oid.charCodeAt(cut - 1) === 46 /* . */ && vb.oid.startsWith(oid) ? vb.oid.slice(cut) : vb.oid;
         samples.push({ datum: d.datum, instance: names ? (label.get(index) ?? index) : index });
       }
       return { ok: true, samples };
@@ -188,7 +212,7 @@ class SnmpSession implements ConnectorSession<SnmpParams, SnmpDevice> {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counts, sessions_open: [...this.agents.values()].filter((a) => !a.closed).length };
+    return { ...this.counts, rejects_exception: this.contain.count, sessions_open: [...this.agents.values()].filter((a) => !a.closed).length };
   }
 
   async stop(): Promise<void> {

@@ -3,4 +3,5 @@ export { createSnmpConnector, snmpConnector, mibDirsFromEnv, type SnmpConnectorO
 export { SnmpParams, SnmpDevice, SnmpUser, OidText } from './schema.js';
 export { MibResolver, bundledMibDir, type MibLoadReport } from './mib.js';
 export { counter64, decode, octets } from './datum.js';
+export { containedDgram, type DgramModule } from './dgram.js';
 export { snmpConnector as default } from './connector.js';

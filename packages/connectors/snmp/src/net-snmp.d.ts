@@ -21,6 +21,8 @@ declare module 'net-snmp' {
     idBitsSize?: 16 | 32;
     context?: string;
     backwardsGetNexts?: boolean;
+    /** A module interface-compatible with node:dgram; the session creates its socket through it. */
+    dgramModule?: { createSocket(type: 'udp4' | 'udp6'): Socket };
   }
   export interface User {
     name: string;

@@ -10,6 +10,7 @@ import type { Device } from '@probemesh/model';
 import { fits } from '@probemesh/model';
 import { connectorConformance, startSnmpd, tempDir, type SnmpUser } from '@probemesh/testkit';
 import { createSnmpConnector, snmpConnector } from './index.js';
+import { int, PDU, readMessage, v2cMessage } from './internal.js';
 
 const run = promisify(execFile);
 const PEN = '1.3.6.1.4.1.99999';
@@ -308,4 +309,29 @@ t.test('snmp — bad device settings are config failures, not throws', async (t)
   t.match(fail(out[0]), { kind: 'config', error: /needs `user`/ });
   t.match(fail(out[1]), { kind: 'config', error: /privProtocol and privKey/ });
   t.match(fail(out[2]), { kind: 'config', error: /none was given/ });
+});
+
+/**
+ * A crafted responder on loopback: answers each GET with the right request-id but `answer`'s
+ * varbinds. A fake, because no real agent answers for another OID on demand.
+ */
+async function craftedAgent(t: Test, answer: (asked: string[]) => Array<[string, Buffer]>): Promise<number> {
+  const s: Socket = createSocket('udp4');
+  s.on('message', (msg, rinfo) => {
+    const m = readMessage(msg);
+    s.send(v2cMessage(m.community, PDU.response, m.requestId, answer(m.oids)), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => s.close(() => r())));
+  return s.address().port;
+}
+
+t.test('snmp — an answer for another OID than the one asked is a bad-response reading, never its value', async (t) => {
+  const port = await craftedAgent(t, (asked) => asked.map((o) => [o.endsWith('.1.0') ? `${PEN}.9.0` : o, int(7)]));
+  const s = await session(t);
+  const dev = device({ version: '2c', community: 'public', port, timeoutMs: 3000, retries: 0 });
+  const [foreignOne, right] = await s.read([req({ oid: `${PEN}.1.0` }, dev), req({ oid: `${PEN}.2.0` }, dev)], timeout());
+  t.match(fail(foreignOne), { kind: 'bad-response', retryable: false, error: `127.0.0.1:${port} answered with ${PEN}.9.0 when asked for ${PEN}.1.0; nothing was stored (a confused or spoofed agent?)` });
+  t.equal(datum(right), 7, 'the varbind that carries its OID is read');
+  t.equal(s.stats!().foreign_oids, 1);
 });

@@ -18,6 +18,9 @@ export const PartialAggregate = Type.Object(
     min: Type.Number({ description: '0 when count is 0' }),
     max: Type.Number({ description: '0 when count is 0' }),
     devices: Type.Optional(Type.Integer({ minimum: 0, description: 'how many distinct devices reported in the window' })),
+    revision: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'a coordinator relaying its merged window sends it again, with a higher revision, when late partials changed it: the newest revision of a source replaces the older' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -62,7 +62,7 @@ export const jsApi = (domain?: string) => (domain ? `$JS.${domain}.API` : '$JS.A
  */
 export const msgIds = {
   alert: (a: { id: string; state: string; ts: number }) => `${a.id}.${a.state}.${a.ts}`,
-  partial: (p: { probe: string; indicator: string; group: string; windowStart: number }) => `${p.probe}.${p.indicator}.${p.group}.${p.windowStart}`,
+  partial: (p: { probe: string; indicator: string; group: string; windowStart: number; revision?: number }) => `${p.probe}.${p.indicator}.${p.group}.${p.windowStart}${p.revision ? `.r${p.revision}` : ''}`,
 } as const;
 
 /** Kinds of records the mesh keeps in a probe's store (`store.config`). */

@@ -2,11 +2,11 @@ import type { Context } from 'hono';
 import { errors } from '@probemesh/core';
 import { Alert, Device, Id, Indicator, Query, QueryResult, Rule, RuleState, Type, check, type TSchema } from '@probemesh/model';
 import { Kinds, type Kind, type ProbeService } from '@probemesh/runtime';
+import { consoleHandler } from '@probemesh/web';
 import type { ApiOptions } from './app.js';
 import { HttpError, httpErrorOf } from './errors.js';
 import { prometheusText } from './metrics.js';
-import { livePage } from './page.js';
-import { AlertsParams, Health, IdParams, MeshMember, ProbeInfo, QueryParams, StaticBody, withOptionalId, type Time } from './schemas.js';
+import { AlertsParams, AssetParams, Health, IdParams, MeshMember, ProbeInfo, QueryParams, Session, StaticBody, withOptionalId, type Time } from './schemas.js';
 import type { SseHub } from './sse.js';
 import { route, type Env, type Route } from './table.js';
 
@@ -123,15 +123,33 @@ export function routeTable(ctx: RouteContext): Route[] {
     }
   };
   const json = (c: Context<Env>, v: unknown) => c.json(v as object);
+  const ui = consoleHandler();
 
   return [
     route({
       method: 'get',
       path: '/',
-      summary: 'the live page: alerts as they fire and resolve',
+      summary: 'the operator console (@probemesh/web): sign in, mesh, overview, explorer, alerts, configuration',
       access: 'open',
-      answers: { 200: { description: 'an HTML page', media: ['text/html'] } },
-      handle: (c) => c.html(livePage),
+      answers: { 200: { description: 'the console page (no-cache)', media: ['text/html'] } },
+      handle: ui,
+    }),
+    route({
+      method: 'get',
+      path: '/assets/{file}',
+      summary: "the console's hashed scripts and styles (immutable; brotli or gzip by Accept-Encoding)",
+      access: 'open',
+      params: AssetParams,
+      answers: { 200: { description: 'a script or style sheet', media: ['text/javascript', 'text/css'] }, 404: { description: 'no such file' } },
+      handle: ui,
+    }),
+    route({
+      method: 'get',
+      path: '/session',
+      summary: 'what the token sent may do here: its role, and which probe answers',
+      access: 'read',
+      answers: { 200: ok(Session) },
+      handle: (c) => c.json({ probe: self, role: c.get('role') }),
     }),
     route({
       method: 'get',

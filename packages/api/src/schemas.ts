@@ -1,4 +1,4 @@
-import { AlertState, Datum, Heartbeat, Id, Query, Role, Timestamp, Type, type Static, type TObject, type TSchema } from '@probemesh/model';
+import { AlertState, Datum, Heartbeat, Id, Query, Role, Timestamp, TokenRole, Type, type Static, type TObject, type TSchema } from '@probemesh/model';
 import type { ProbeInfo as ServiceInfo } from '@probemesh/runtime';
 
 /** The body of every error answer. */
@@ -89,6 +89,14 @@ export type StaticBody = Static<typeof StaticBody>;
 /** A path with one id. */
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 export type IdParams = Static<typeof IdParams>;
+
+/** The path parameter of a console asset: a hashed file name. */
+export const AssetParams = Type.Object({ file: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$' }) }, { additionalProperties: false });
+export type AssetParams = Static<typeof AssetParams>;
+
+/** `GET /session`: what the caller's token may do here (the console shows edit controls only to admins). */
+export const Session = Type.Object({ probe: Id, role: TokenRole }, { additionalProperties: false });
+export type Session = Static<typeof Session>;
 
 /** An entity schema (object or union of objects) whose `id` may be left out (it comes from the path). */
 export function withOptionalId(schema: TSchema): TSchema {

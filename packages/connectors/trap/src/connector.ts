@@ -1,5 +1,5 @@
 import type { Connector, ConnectorContext, ConnectorSession, ReadRequest, Reading, TimerHandle } from '@probemesh/core';
-import { defineConnector, failure, messageOf, reading } from '@probemesh/core';
+import { Containment, defineConnector, failure, messageOf, reading } from '@probemesh/core';
 import { MibResolver, mibDirsFromEnv, type SnmpUser } from '@probemesh/connector-snmp';
 import { TrapListener, type TrapCounts, type Watch } from './listener.js';
 import { TrapParams } from './schema.js';
@@ -33,7 +33,21 @@ class TrapSession implements ConnectorSession<TrapParams> {
   private readonly watches = new Map<string, Watch>();
   /** Listeners still letting go of their port, by address|port. */
   private readonly closing = new Map<string, Promise<void>>();
-  private readonly counts: TrapCounts = { datagrams: 0, traps: 0, informs: 0, matched: 0, unmatched: 0, rejects: 0, rejects_auth: 0, rejects_garbage: 0, duplicates: 0, bind_errors: 0 };
+  private readonly counts: TrapCounts = {
+    datagrams: 0,
+    traps: 0,
+    informs: 0,
+    matched: 0,
+    unmatched: 0,
+    rejects: 0,
+    rejects_auth: 0,
+    rejects_garbage: 0,
+    rejects_exception: 0,
+    acks_repaired: 0,
+    duplicates: 0,
+    bind_errors: 0,
+  };
+  private readonly contain: Containment;
   private sweepTimer?: TimerHandle;
   private stopped = false;
 
@@ -41,7 +55,9 @@ class TrapSession implements ConnectorSession<TrapParams> {
     private readonly ctx: ConnectorContext,
     private readonly mibs: MibResolver,
     private readonly lingerMs: number,
-  ) {}
+  ) {
+    this.contain = new Containment(ctx.clock, ctx.log, 'trap');
+  }
 
   async sync(requests: ReadonlyArray<Req>): Promise<void> {
     if (this.stopped) return;
@@ -86,6 +102,12 @@ class TrapSession implements ConnectorSession<TrapParams> {
         w.pending = 0;
         return reading(n);
       }
+      case 'kernel_drops': {
+        const drops = l.kernelDrops();
+        const n = Math.max(0, drops - w.drops);
+        w.drops = drops;
+        return reading(n);
+      }
       case 'last_value':
       case 'last_trap_oid':
         return w.last === undefined ? { ok: true, samples: [] } : reading(w.last);
@@ -112,6 +134,7 @@ class TrapSession implements ConnectorSession<TrapParams> {
         if (!l && !this.stopped) {
           l = new TrapListener(w.address, w.port, w.engineID, {
             counts: this.counts,
+            contain: this.contain,
             log: this.ctx.log,
             closed: (gone) => {
               if (this.listeners.get(lk) === gone) this.listeners.delete(lk);
@@ -143,6 +166,7 @@ class TrapSession implements ConnectorSession<TrapParams> {
       ...(p.engineID ? { engineID: p.engineID.replace(/^0x/, '').toLowerCase() } : {}),
       ...(p.agent ? { agent: p.agent } : {}),
       pending: 0,
+      drops: 0,
       named: 0,
     };
     try {
@@ -180,7 +204,8 @@ class TrapSession implements ConnectorSession<TrapParams> {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counts, listeners_open: [...this.listeners.values()].filter((l) => l.state === 'open').length, watches: this.watches.size };
+    const open = [...this.listeners.values()].filter((l) => l.state === 'open');
+    return { ...this.counts, kernel_drops: open.reduce((n, l) => n + l.kernelDrops(), 0), listeners_open: open.length, watches: this.watches.size };
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,6 @@
-import { createSocket, type Socket } from 'node:dgram';
-import type { SnmpUser } from '@probemesh/connector-snmp';
+import type { Socket } from 'node:dgram';
+import { containedDgram, type SnmpUser } from '@probemesh/connector-snmp';
+import { udpKernelDrops, type Containment } from '@probemesh/core';
 import type { Datum } from '@probemesh/model';
 import type { Notification, Receiver, User, Varbind } from 'net-snmp';
 import snmp from 'net-snmp';
@@ -23,6 +24,8 @@ export interface Watch {
   readonly engineID?: string;
   /** count / rejects since the previous read. */
   pending: number;
+  /** kernel_drops: the socket's drop counter at the previous read. */
+  drops: number;
   /** last_value / last_trap_oid of the newest matching trap. */
   last?: Datum;
   /** When a sync or read last named it (clock ms). */
@@ -42,6 +45,10 @@ export interface TrapCounts {
   rejects: number;
   rejects_auth: number;
   rejects_garbage: number;
+  /** Exceptions thrown while handling a datagram (contained: they never end the process). */
+  rejects_exception: number;
+  /** Informs acknowledged with NULL in place of values net-snmp cannot re-encode. */
+  acks_repaired: number;
   /** Informs sent again because our acknowledgement was lost: acknowledged again, counted once. */
   duplicates: number;
   bind_errors: number;
@@ -50,6 +57,8 @@ export interface TrapCounts {
 /** What a listener tells its session. */
 export interface ListenerHooks {
   counts: TrapCounts;
+  /** Where exceptions thrown while handling a datagram go instead of ending the process. */
+  contain: Containment;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
   /** The listener stopped for good (closed, or failed to bind / lost its socket): forget it. */
   closed(listener: TrapListener): void;
@@ -71,6 +80,30 @@ function usmUser(u: SnmpUser): User {
 /** usmStats report OIDs a receiver answers a refused v3 inform with; .4 (unknownEngineID) is ordinary discovery. */
 const USM_STATS = '1.3.6.1.6.3.15.1.1.';
 const USM_REFUSALS: Record<string, string> = { '1': 'unsupported security level', '2': 'not in time window', '3': 'unknown user name', '5': 'wrong digest', '6': 'decryption error' };
+
+/** The part of a net-snmp message that the reply guard reads and rewrites. */
+interface Reply {
+  pdu?: { type?: number; varbinds?: Varbind[] };
+  buffer: Buffer | null;
+  toBuffer(): Buffer;
+}
+
+/** Whether net-snmp can encode `vb` in `message` (tried alone; the message is left as it was). */
+function encodes(message: Reply, vb: Varbind): boolean {
+  const { pdu } = message;
+  const all = pdu!.varbinds;
+  try {
+    pdu!.varbinds = [vb];
+    message.buffer = null;
+    message.toBuffer();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    pdu!.varbinds = all;
+    message.buffer = null;
+  }
+}
 
 /** How many recent informs are remembered to recognise a retransmission. */
 const RECENT_INFORMS = 1024;
@@ -107,10 +140,11 @@ export class TrapListener {
   ) {
     this.ready = new Promise((resolve) => (this.settle = resolve));
     const transport = address.includes(':') ? 'udp6' : 'udp4';
-    // Sockets come through our own dgram factory, so we see `listening` and count every datagram.
-    const dgramModule = {
-      createSocket: (type: 'udp4' | 'udp6') => {
-        const s = createSocket(type);
+    // Sockets come through a guarded dgram factory: we count every datagram and see `listening`,
+    // and whatever net-snmp (or our callback) throws while handling a datagram is contained.
+    const dgramModule = containedDgram(
+      (err, rinfo) => this.contained(err, rinfo.address),
+      (s) => {
         this.socket = s;
         s.on('message', () => hooks.counts.datagrams++);
         s.once('listening', () => {
@@ -119,14 +153,13 @@ export class TrapListener {
           hooks.log('info', `trap: listening on ${where(address, port)}`);
           this.settle();
         });
-        return s;
       },
-    };
+    );
     this.receiver = snmp.createReceiver(
       { port, address, transport, includeAuthentication: true, dgramModule, ...(engineID ? { engineID } : {}) },
       (err, n) => (err ? this.onError(err) : n && this.onNotification(n)),
     );
-    this.countRefusedInforms();
+    this.guardReplies();
   }
 
   get where(): string {
@@ -146,8 +179,14 @@ export class TrapListener {
     }
     this.watches.add(w);
     w.listener = this;
+    w.drops = this.kernelDrops();
     this.syncAuthorizer();
     return undefined;
+  }
+
+  /** Datagrams the kernel dropped on this listener's socket because the probe did not read them fast enough. */
+  kernelDrops(): number {
+    return this.state === 'open' ? (udpKernelDrops(this.address, this.port) ?? 0) : 0;
   }
 
   /** Removes a watch; the session closes the listener once none is left. */
@@ -191,7 +230,7 @@ export class TrapListener {
     } else c.traps++;
     let matched = false;
     for (const w of this.watches) {
-      if (w.problem || w.measure === 'rejects') continue;
+      if (w.problem || w.measure === 'rejects' || w.measure === 'kernel_drops') continue;
       const vb = select(w, trap);
       if (vb === undefined) continue;
       matched = true;
@@ -222,28 +261,54 @@ export class TrapListener {
     this.fail(err);
   }
 
-  private reject(kind: 'auth' | 'garbage', from: string, why: string): void {
+  /** An exception thrown while handling a datagram from `from`: a reject, logged by the containment. */
+  private contained(err: unknown, from: string): void {
+    this.reject('exception', from, String(err));
+    this.hooks.contain.record(err, `${from} on ${this.where}`);
+  }
+
+  private reject(kind: 'auth' | 'garbage' | 'exception', from: string, why: string): void {
     const c = this.hooks.counts;
     c.rejects++;
-    c[kind === 'auth' ? 'rejects_auth' : 'rejects_garbage']++;
+    c[`rejects_${kind}`]++;
     for (const w of this.watches) if (w.measure === 'rejects' && !w.problem) w.pending++;
     this.hooks.log('debug', `trap: refused a datagram from ${from} on ${this.where}: ${why}`);
   }
 
   /**
-   * A v3 inform from an unknown user or with a bad digest is answered with a usmStats report and
-   * never reaches the callback; count those reports as rejects. (Reaches into net-snmp's
-   * listener, so guarded: without it such informs are simply not counted.)
+   * Guards what the receiver sends back. A refused v3 inform is answered with a usmStats report and
+   * never reaches the callback: count those reports as rejects. An inform's acknowledgement is the
+   * inform re-encoded as a response, and net-snmp's encoder throws on values its decoder accepts
+   * (a BIT STRING, an INTEGER beyond 32 bits): acknowledge such an inform with those values as
+   * NULL, which senders accept (they match the request-id), rather than let the throw end the
+   * process. (Reaches into net-snmp's listener, so guarded: without it the socket guard still
+   * contains the throw, and the inform goes unacknowledged.)
    */
-  private countRefusedInforms(): void {
-    const listener = (this.receiver as unknown as { listener?: { send?: (m: unknown, rinfo: { address: string }, s: unknown) => void } }).listener;
+  private guardReplies(): void {
+    const listener = (this.receiver as unknown as { listener?: { send?: (m: Reply, rinfo: { address: string }, s: unknown) => void } }).listener;
     const send = listener?.send;
     if (!listener || typeof send !== 'function') return;
     listener.send = (message, rinfo, socket) => {
-      const oid = (message as { pdu?: { type?: number; varbinds?: Array<{ oid?: string }> } }).pdu?.varbinds?.[0]?.oid;
+      const oid = message.pdu?.varbinds?.[0]?.oid;
       const code = oid?.startsWith(USM_STATS) ? oid.slice(USM_STATS.length).split('.')[0]! : undefined;
       if (code && USM_REFUSALS[code]) this.reject('auth', rinfo.address, `SNMPv3 ${USM_REFUSALS[code]}`);
-      send.call(listener, message, rinfo, socket);
+      try {
+        send.call(listener, message, rinfo, socket);
+      } catch (err) {
+        const pdu = message.pdu;
+        const varbinds = pdu?.varbinds;
+        if (!pdu || !varbinds || pdu.type !== snmp.PduType.GetResponse) throw err;
+        this.hooks.counts.acks_repaired++;
+        this.hooks.log('warn', `trap: the inform from ${rinfo.address} carries a value net-snmp cannot echo (${String(err)}); acknowledged with it as NULL`);
+        try {
+          pdu.varbinds = varbinds.map((vb) => (encodes(message, vb) ? vb : { oid: vb.oid, type: snmp.ObjectType.Null!, value: null }));
+          message.buffer = null;
+          send.call(listener, message, rinfo, socket);
+        } finally {
+          pdu.varbinds = varbinds; // the callback reads the inform as it came
+          message.buffer = null;
+        }
+      }
     };
   }
 

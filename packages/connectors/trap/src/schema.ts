@@ -3,10 +3,11 @@ import { Type, type Static } from '@probemesh/model';
 
 
 /** What a trap indicator reports at each read. */
-export const TrapMeasure = Type.Union([Type.Literal('count'), Type.Literal('last_value'), Type.Literal('last_trap_oid'), Type.Literal('rejects')], {
+export const TrapMeasure = Type.Union([Type.Literal('count'), Type.Literal('last_value'), Type.Literal('last_trap_oid'), Type.Literal('rejects'), Type.Literal('kernel_drops')], {
   description:
     'count: matching traps and informs since the previous read; last_value: the `varbind` of the newest matching trap; ' +
-    'last_trap_oid: the trap OID of the newest matching trap; rejects: datagrams the listener refused since the previous read (bad community or user, garbage)',
+    'last_trap_oid: the trap OID of the newest matching trap; rejects: datagrams the listener refused since the previous read (bad community or user, garbage); ' +
+    'kernel_drops: datagrams the kernel dropped on the listener\'s socket since the previous read (the probe did not read them fast enough)',
 });
 export type TrapMeasure = Static<typeof TrapMeasure>;
 

@@ -1,9 +1,10 @@
 import t, { type Test } from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import type { ConnectorSession, ReadRequest, Reading } from '@probemesh/core';
 import { ManualClock, systemClock } from '@probemesh/core';
 import { MibResolver } from '@probemesh/connector-snmp';
+import { int, oid, PDU, readMessage, tlv, v2cMessage, type ReadMessage } from '@probemesh/connector-snmp/internal';
 import { fits, type Alert } from '@probemesh/model';
 import { Probe } from '@probemesh/runtime';
 import { checkSample, connectorConformance, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
@@ -195,6 +196,53 @@ t.test('trap — an inform sent twice (its acknowledgement lost) is acknowledged
   await waitUntil('the copy arrived', () => stat(s, 'duplicates') === 1);
   t.same(values(await s.read(rs, AbortSignal.timeout(5000))), [1], 'counted once');
   t.match(s.stats!(), { datagrams: 2, informs: 1, duplicates: 1 });
+});
+
+/** The 83-byte SNMPv2c inform that used to end the process: right community, a BIT STRING (or an INTEGER of 2^40) value. */
+const killerInform = (value: Buffer, requestId = 0x21) =>
+  v2cMessage('public', PDU.inform, requestId, [
+    ['1.3.6.1.2.1.1.3.0', tlv(0x43, [1])],
+    ['1.3.6.1.6.3.1.1.4.1.0', oid(LINK_DOWN)],
+    ['1.3.6.1.2.1.2.2.1.8', value],
+  ]);
+
+t.test('trap — informs whose values net-snmp cannot echo are counted and acknowledged; nothing ends the process', async (t) => {
+  const port = await freeUdpPort();
+  const s = await session(t);
+  const rs = [req('downs', { measure: 'count', port, trapOid: LINK_DOWN }), req('rejects', { measure: 'rejects', port })];
+  await s.sync!(rs);
+  const bits = killerInform(tlv(0x03, [0x00, 0xff]));
+  t.equal(bits.length, 83, 'the datagram of the report: 83 bytes');
+  // The sender: a socket that waits for each acknowledgement (a GetResponse with the inform's request-id).
+  const sender = createSocket('udp4');
+  await new Promise<void>((r) => sender.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => sender.close());
+  const acks: ReadMessage[] = [];
+  sender.on('message', (m) => acks.push(readMessage(m)));
+  sender.send(bits, port, '127.0.0.1');
+  sender.send(killerInform(int(2 ** 40), 0x22), port, '127.0.0.1');
+  await waitUntil('both informs acknowledged', () => acks.length === 2);
+  t.same(acks.map((a) => [a.pdu, a.requestId, a.oids.length]), [[PDU.response, 0x21, 3], [PDU.response, 0x22, 3]], 'each acknowledged under its request-id, with its varbinds');
+  t.same(values(await s.read(rs, AbortSignal.timeout(5000))), [2, 0], 'both counted as linkDowns; nothing rejected');
+  t.match(s.stats!(), { informs: 2, acks_repaired: 2, rejects_exception: 0 });
+  await tool('snmptrap', ['-v2c', '-c', 'public', `127.0.0.1:${port}`, '', LINK_DOWN]);
+  await received(s, 3);
+  t.same(values(await s.read(rs, AbortSignal.timeout(5000))), [1, 0], 'the listener goes on');
+});
+
+t.test('trap — datagrams the kernel drops while the probe is busy are reported as kernel_drops', async (t) => {
+  const port = await freeUdpPort();
+  const s = await session(t);
+  const rs = [req('drops', { measure: 'kernel_drops', port }), req('rejects', { measure: 'rejects', port })];
+  await s.sync!(rs);
+  // A busy probe: this process's event loop is held by a synchronous child that floods the port.
+  const sent = 3000;
+  execFileSync(process.execPath, ['-e', `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n++<${sent})s.send(Buffer.alloc(1000,0x41),${port},'127.0.0.1',go);else s.close()};go()`]);
+  await waitUntil('every datagram received or dropped', () => stat(s, 'datagrams') + stat(s, 'kernel_drops') === sent);
+  const [drops, rejects] = values(await s.read(rs, AbortSignal.timeout(5000))) as [number, number];
+  t.ok(drops > 0, `${drops} of ${sent} datagrams dropped by the kernel`);
+  t.equal(drops + rejects, sent, 'each datagram is either dropped by the kernel or read (and rejected as garbage)');
+  t.same(values(await s.read(rs, AbortSignal.timeout(5000))), [0, 0], 'each read reports the drops since the previous one');
 });
 
 t.test('trap — an IPv6 listener on ::1', async (t) => {

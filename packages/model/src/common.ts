@@ -7,8 +7,8 @@ export type Id = Static<typeof Id>;
 
 /** A duration such as "500ms", "10s", "15m", "2h", "7d", or a number of milliseconds. */
 export const Duration = Type.Union([
-  Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w)$', description: 'a number followed by ms, s, m, h, d or w' }),
-  Type.Integer({ minimum: 0, description: 'milliseconds' }),
+  Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w)$', description: 'a number followed by ms, s, m, h, d or w, e.g. 10s or 15m' }),
+  Type.Integer({ minimum: 0, description: 'a whole number of milliseconds' }),
 ]);
 export type Duration = Static<typeof Duration>;
 

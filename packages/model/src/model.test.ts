@@ -42,3 +42,23 @@ t.test('model — subjects follow the contract', async (t) => {
   t.equal(subjects.partial('p1', 'power'), 'pm.partial.p1.power');
   t.equal(subjects.query('p1'), 'pm.query.p1');
 });
+
+t.test('model — issues say what would be valid: the field meant, the choices, the form', async (t) => {
+  const config = {
+    id: 'p1',
+    dataDri: 'data',
+    tokens: [{ name: 'ops', role: 'reader', token: 'x'.repeat(16) }],
+    indicators: [{ id: 'a', kind: 'atomc' }, { id: 'b', kind: 'calculated', formla: 'a * 2' }],
+    rules: [{ id: 'r', indicators: ['a'], period: '10x', decisions: [{ id: 'd', when: 'a > 1', severity: 'warnign' }] }],
+  };
+  t.same(issues(ProbeConfig, config), [
+    { path: '/dataDri', message: "unknown field 'dataDri': did you mean 'dataDir'?" },
+    { path: '/tokens/0/role', message: "expected 'read' or 'admin', not 'reader' (did you mean 'read'?)" },
+    { path: '/indicators/0/kind', message: "expected one of 'atomic', 'calculated', 'static', not 'atomc' (did you mean 'atomic'?)" },
+    { path: '/indicators/1/formula', message: "missing required field 'formula' (an expression in the probemesh expression language)" },
+    { path: '/indicators/1/formla', message: "unknown field 'formla': did you mean 'formula'?" },
+    { path: '/rules/0/period', message: "expected a number followed by ms, s, m, h, d or w, e.g. 10s or 15m; or a whole number of milliseconds, not '10x'" },
+    { path: '/rules/0/decisions/0/severity', message: "expected one of 'info', 'warning', 'critical', not 'warnign' (did you mean 'warning'?)" },
+  ]);
+  t.match(issues(ProbeConfig, { id: 'p1', colour: 'red' }), [{ path: '/colour', message: /^unknown field 'colour': the fields here are id, role, parent/ }], 'no close match: the fields allowed');
+});

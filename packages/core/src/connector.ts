@@ -70,6 +70,8 @@ export interface Connector<PS extends TSchema = TSchema, DS extends TSchema = TS
   readonly deviceParams?: DS;
   /** Whether each request names a device (snmp, http) or reads something local (pcap, syslog). */
   readonly perDevice: boolean;
+  /** What is wrong with schema-checked `params` that the schema cannot say (a pattern the engine cannot run); checked when an indicator is saved. */
+  check?(params: Static<PS>): string | undefined;
   start(ctx: ConnectorContext): ConnectorSession<Static<PS>, Static<DS>> | Promise<ConnectorSession<Static<PS>, Static<DS>>>;
 }
 

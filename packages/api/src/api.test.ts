@@ -180,3 +180,50 @@ t.test('api — the route table: every mounted route is documented, every docume
   for (const [path, ops] of Object.entries(doc.paths))
     for (const [m, op] of Object.entries(ops)) t.ok(Object.keys(op.responses).some((s) => s.startsWith('2')), `${m} ${path} documents its success`);
 });
+
+t.test('api — records in pages (limit, cursor, next), large pages streamed, and every record exported as NDJSON and CSV', async (t) => {
+  const { probe, call, server } = await setup(t);
+  const values = [];
+  for (let i = 0; i < 12_500; i++) {
+    values.push({ indicator: 'power', device: 'a', ts: 1_700_000_000_000 + i * 1000, datum: i });
+    values.push({ indicator: 'power', device: 'b', ts: 1_700_000_000_000 + i * 1000, datum: -i }); // equal timestamps across series
+  }
+  values.push({ indicator: 'power', device: 'c', ts: 1_700_000_000_000, datum: 'say "hi", =1+1\nnext line' });
+  await probe.store.append(values);
+  const all = probe.store.query({ indicator: 'power', limit: 100_000 });
+  if (all.mode !== 'records') throw new Error('records expected');
+  t.equal(all.records.length, 25_001);
+  const key = (v: { device?: string; ts: number }) => `${v.device}@${v.ts}`;
+
+  const big = await call('GET', '/query?indicator=power&limit=100000', undefined, READ);
+  t.same(big.body.records.map(key), all.records.map(key), 'a page larger than one read, streamed, holds the same records in the same order');
+  t.equal(big.body.next, undefined, 'no next when everything was given');
+
+  const dflt = await call('GET', '/query?indicator=power&last=1000000', undefined, READ);
+  t.equal(dflt.body.records.length, 10_000, 'a page holds 10,000 records by default');
+  t.type(dflt.body.next, 'string', 'and says where the next page starts');
+
+  const paged: Array<{ device?: string; ts: number }> = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const r = await call('GET', `/query?indicator=power&limit=7000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, undefined, READ);
+    t.equal(r.status, 200);
+    paged.push(...r.body.records);
+    cursor = r.body.next;
+    pages++;
+  } while (cursor && pages < 10);
+  t.equal(pages, 4);
+  t.same(paged.map(key), all.records.map(key), 'pages joined are the whole answer, nothing twice');
+
+  const nd = await fetch(`${server.url}/export?indicator=power&format=ndjson`, { headers: { authorization: `Bearer ${READ}` } });
+  t.equal(nd.headers.get('content-type'), 'application/x-ndjson');
+  const lines = (await nd.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+  t.same(lines.map(key), all.records.map(key), 'the NDJSON export holds every record');
+  const csv = await (await fetch(`${server.url}/export?indicator=power&device=c&format=csv`, { headers: { authorization: `Bearer ${READ}` } })).text();
+  t.equal(csv, `ts,time,indicator,device,instance,rule,datum\r\n1700000000000,2023-11-14T22:13:20.000Z,power,c,,,"say ""hi"", =1+1\nnext line"\r\n`, 'CSV quotes text with separators');
+  await probe.store.append([{ indicator: 'note', ts: 1, datum: '=HYPERLINK("x")' }]);
+  t.match(await (await fetch(`${server.url}/export?indicator=note&format=csv`, { headers: { authorization: `Bearer ${READ}` } })).text(), /,"'=HYPERLINK\(""x""\)"\r\n$/, 'text a spreadsheet would run as a formula is defused');
+  t.equal((await call('GET', '/export?indicator=power&format=xml', undefined, READ)).status, 400);
+  t.equal((await call('GET', '/query?indicator=power&cursor=garbage', undefined, READ)).status, 400, 'a cursor that is not one is refused');
+});

@@ -1,12 +1,13 @@
 import type { Context } from 'hono';
 import { errors } from '@probemesh/core';
-import { Alert, Device, Id, Indicator, Query, QueryResult, Rule, RuleState, Type, check, type TSchema } from '@probemesh/model';
+import { Alert, Device, Id, Indicator, Query, QueryResult, Rule, RuleState, Type, Value, check, type TSchema } from '@probemesh/model';
 import { Kinds, type Kind, type ProbeService } from '@probemesh/runtime';
 import { consoleHandler } from '@probemesh/web';
 import type { ApiOptions } from './app.js';
 import { HttpError, httpErrorOf } from './errors.js';
 import { prometheusText } from './metrics.js';
-import { AlertsParams, AssetParams, Health, IdParams, MeshMember, ProbeInfo, QueryParams, Session, StaticBody, withOptionalId, type Time } from './schemas.js';
+import { exportResponse, recordsResponse, type ExportFormat } from './records.js';
+import { AlertsParams, AssetParams, ExportParams, Health, IdParams, MeshMember, ProbeInfo, QueryParams, Session, StaticBody, withOptionalId, type Time } from './schemas.js';
 import type { SseHub } from './sse.js';
 import { route, type Env, type Route } from './table.js';
 
@@ -110,9 +111,12 @@ function collection<K extends Kind>(kind: K, schema: TSchema, ctx: RouteContext)
 export function routeTable(ctx: RouteContext): Route[] {
   const { service, opts, self } = ctx;
 
-  /** Answers a query here, or on the probe it names over the mesh. */
-  const answer = async (query: Query, probe?: string): Promise<QueryResult> => {
-    if (!probe || probe === self) return service.query(query);
+  /** Answers a query here (records streamed when large), or on the probe it names over the mesh. */
+  const answer = async (c: Context<Env>, query: Query, probe?: string): Promise<Response> => {
+    if (!probe || probe === self) return (query.mode ?? 'records') === 'records' ? recordsResponse(c, service, query) : c.json(service.query(query));
+    return c.json(await forward(query, probe));
+  };
+  const forward = async (query: Query, probe: string): Promise<QueryResult> => {
     if (!opts.forward) throw new HttpError(404, 'not-found', `probe '${probe}' is not reachable: this probe is not in a mesh`);
     try {
       return await opts.forward(probe, query);
@@ -123,6 +127,11 @@ export function routeTable(ctx: RouteContext): Route[] {
     }
   };
   const json = (c: Context<Env>, v: unknown) => c.json(v as object);
+  /** A Query from a query string whose times may be ISO-8601. */
+  const fromParams = (params: Record<string, unknown>): Query => {
+    const { from, to, ...rest } = params as { from?: Time; to?: Time };
+    return check(Query, { ...rest, ...(from !== undefined ? { from: ms('from', from) } : {}), ...(to !== undefined ? { to: ms('to', to) } : {}) }, 'query');
+  };
   const ui = consoleHandler();
 
   return [
@@ -183,10 +192,9 @@ export function routeTable(ctx: RouteContext): Route[] {
       access: 'read',
       query: QueryParams,
       answers: { 200: ok(QueryResult), 422: { description: 'a numeric mode over text values' }, ...forwarded },
-      handle: async (c, { query }) => {
-        const { probe, from, to, ...rest } = query as Record<string, unknown> & { probe?: string; from?: Time; to?: Time };
-        const q = check(Query, { ...rest, ...(from !== undefined ? { from: ms('from', from) } : {}), ...(to !== undefined ? { to: ms('to', to) } : {}) }, 'query');
-        return json(c, await answer(q, probe));
+      handle: (c, { query }) => {
+        const { probe, ...rest } = query as { probe?: string };
+        return answer(c, fromParams(rest), probe);
       },
     }),
     route({
@@ -197,7 +205,20 @@ export function routeTable(ctx: RouteContext): Route[] {
       query: Type.Object({ probe: Type.Optional(Id) }, { additionalProperties: false }),
       body: Query,
       answers: { 200: ok(QueryResult), 422: { description: 'a numeric mode over text values' }, ...forwarded },
-      handle: async (c, { query, body }) => json(c, await answer(body, query.probe)),
+      handle: (c, { query, body }) => answer(c, body, query.probe),
+    }),
+    route({
+      method: 'get',
+      path: '/export',
+      summary: 'every record a selection holds, streamed as NDJSON or CSV',
+      description: 'The records filters of /query (first/last/from/to/rule/device/indicator/instance), any number of records, streamed with bounded memory.',
+      access: 'read',
+      query: ExportParams,
+      answers: { 200: { description: 'one Value per line (ndjson) or a CSV table', schema: Value, media: ['application/x-ndjson', 'text/csv'] } },
+      handle: (c, { query }) => {
+        const { format, ...rest } = query as { format?: ExportFormat };
+        return exportResponse(c, service, fromParams(rest), format ?? 'ndjson');
+      },
     }),
     route({
       method: 'get',

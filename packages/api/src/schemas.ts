@@ -69,6 +69,11 @@ function withTimes<T extends TObject>(schema: T, names: readonly string[], extra
 /** `/query`'s query string: the Query's fields, times also as ISO-8601, and `probe` to ask another probe. */
 export const QueryParams = withTimes(Query, ['from', 'to'], { probe: Type.Optional(Id) });
 
+/** `/export`'s query string: the records filters, and the format. */
+export const ExportParams = withTimes(Type.Omit(Query, ['mode', 'limit', 'step']), ['from', 'to'], {
+  format: Type.Optional(Type.Union([Type.Literal('ndjson'), Type.Literal('csv')], { description: 'ndjson (default): one Value per line; csv: ts,time,indicator,device,instance,rule,datum' })),
+});
+
 /** `GET /alerts`'s query string. */
 export const AlertsParams = Type.Object(
   {

@@ -31,7 +31,6 @@ interface Subscriber {
   took: boolean;
   /** Ends the connection at once (a stalled socket would otherwise keep its buffers). */
   destroy?: () => void;
-  n: number;
 }
 
 const text = new TextEncoder();
@@ -47,6 +46,8 @@ export class SseHub {
   private readonly subs = new Set<Subscriber>();
   private dropped = 0;
   private off: (() => void) | undefined;
+  /** Event ids: one sequence for the hub, so every subscriber shares each encoded event. */
+  private seq = 0;
   private timer: TimerHandle | undefined;
 
   constructor(
@@ -65,7 +66,7 @@ export class SseHub {
     const body = new ReadableStream<Uint8Array>(
       {
         start: (ctrl) => {
-          sub = { ctrl, queue: [], bytes: 0, took: true, n: 0, ...(socket ? { destroy: () => socket.destroy() } : {}) };
+          sub = { ctrl, queue: [], bytes: 0, took: true, ...(socket ? { destroy: () => socket.destroy() } : {}) };
           this.subs.add(sub);
           this.push(sub, text.encode(`event: hello\ndata: ${JSON.stringify({ probe: this.self })}\n\n`));
         },
@@ -116,8 +117,8 @@ export class SseHub {
   private start(): void {
     if (this.off) return;
     this.off = this.service.onAlert((a: Alert) => {
-      const data = JSON.stringify(a); // once for every subscriber
-      for (const s of this.subs) this.push(s, text.encode(`event: alert\nid: ${++s.n}\ndata: ${data}\n\n`));
+      const event = text.encode(`event: alert\nid: ${++this.seq}\ndata: ${JSON.stringify(a)}\n\n`); // once for every subscriber
+      for (const s of this.subs) this.push(s, event);
     });
     this.tick();
   }

@@ -1,0 +1,104 @@
+import type { Context } from 'hono';
+import { DEFAULT_LIMIT, ProbemeshError, type Query, type Value } from '@probemesh/model';
+import type { ProbeService } from '@probemesh/runtime';
+
+/** Records read per store query while streaming: a short synchronous read, then the socket decides. */
+const CHUNK = 1000;
+
+const utf8 = new TextEncoder();
+
+/**
+ * A body pulled a piece at a time: `next()` is called only when the socket has taken the previous
+ * piece (the node server waits for drain), so a slow reader holds one piece, never the answer.
+ */
+function pulled(next: () => string | undefined): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(ctrl) {
+        const s = next();
+        if (s === undefined) ctrl.close();
+        else ctrl.enqueue(utf8.encode(s));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Pages of `q`'s records, `CHUNK` at a time, up to `max` records; `next` is the cursor after the last one given. */
+function pages(service: ProbeService, q: Query, max: number) {
+  let given = 0;
+  let cursor = q.cursor;
+  let done = false;
+  return {
+    /** The following page, or undefined when `max` records were given or none are left. */
+    read(): Value[] | undefined {
+      if (done) return undefined;
+      const r = service.query({ ...q, mode: 'records', limit: Math.min(CHUNK, max - given), ...(cursor !== undefined ? { cursor } : {}) });
+      if (r.mode !== 'records') throw new ProbemeshError(`the store answered mode ${r.mode} to a records query`);
+      given += r.records.length;
+      cursor = r.next;
+      done = cursor === undefined || given >= max;
+      return r.records;
+    },
+    get next() {
+      return cursor;
+    },
+  };
+}
+
+/**
+ * A records answer (`{ mode, records, next? }`) of up to `q.limit` records: built at once when it
+ * fits in one read, otherwise streamed as a JSON array a read at a time.
+ */
+export function recordsResponse(c: Context, service: ProbeService, q: Query): Response {
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  const p = pages(service, q, limit);
+  const first = p.read()!;
+  if (p.next === undefined || first.length >= limit) return c.json({ mode: 'records', records: first, ...(p.next !== undefined ? { next: p.next } : {}) });
+  let page: Value[] | undefined = first;
+  let sep = '';
+  const body = pulled(() => {
+    if (page === undefined) return undefined;
+    const head = sep === '' ? '{"mode":"records","records":[' : '';
+    const part = head + sep + page.map((v) => JSON.stringify(v)).join(',');
+    sep = page.length ? ',' : sep;
+    page = p.read();
+    if (page === undefined) {
+      page = undefined;
+      return part + ']' + (p.next !== undefined ? `,"next":${JSON.stringify(p.next)}` : '') + '}';
+    }
+    return part;
+  });
+  return c.body(body, 200, { 'content-type': 'application/json' });
+}
+
+/** Export formats. */
+export const ExportFormats = ['ndjson', 'csv'] as const;
+export type ExportFormat = (typeof ExportFormats)[number];
+
+/** A CSV field: quoted when it holds a separator, a quote or a line break; text that a spreadsheet would run as a formula is prefixed with '. */
+function csvField(v: string | number | undefined): string {
+  if (v === undefined) return '';
+  if (typeof v === 'number') return String(v);
+  const s = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const CSV_HEAD = 'ts,time,indicator,device,instance,rule,datum\r\n';
+const csvLine = (v: Value) => [v.ts, new Date(v.ts).toISOString(), v.indicator, v.device, v.instance, v.rule, v.datum].map(csvField).join(',') + '\r\n';
+
+/** Every record `q` selects (any number), streamed as NDJSON (one Value per line) or CSV. */
+export function exportResponse(c: Context, service: ProbeService, q: Query, format: ExportFormat): Response {
+  const p = pages(service, q, Infinity);
+  let page: Value[] | undefined = p.read(); // read now: a bad query or cursor is an error status, not a cut stream
+  let head = format === 'csv' ? CSV_HEAD : '';
+  const body = pulled(() => {
+    if (page === undefined) return undefined;
+    const out = head + page.map(format === 'csv' ? csvLine : (v) => JSON.stringify(v) + '\n').join('');
+    head = '';
+    page = p.read();
+    return out;
+  });
+  const type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
+  return c.body(body, 200, { 'content-type': type, 'content-disposition': `attachment; filename="probemesh-export.${format}"` });
+}

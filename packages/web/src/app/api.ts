@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
+/// <reference lib="dom.asynciterable" />
 // The console's only way to the probe: same-origin fetch with the token in a header (never in a
 // URL, so it reaches no server log), `?probe=` when another probe of the mesh is selected, and
 // errors turned into sentences.

@@ -17,6 +17,10 @@ export interface NatsServerOptions {
   name?: string;
   /** A JetStream domain (a hub that leaf nodes reach). */
   jsDomain?: string;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Run inside this network namespace (`ip netns exec`); ready when its log says so. */
+  netns?: string;
 }
 
 /** A real nats-server on a free loopback port. */
@@ -50,19 +54,24 @@ function infoReceived(port: number): Promise<boolean> {
 export async function startNats(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = opts.storeDir ? { path: opts.storeDir, remove: async () => undefined } : await tempDir('probemesh-nats-');
   const port = opts.port ?? (await freeTcpPort());
+  const host = opts.host ?? '127.0.0.1';
   const conf = [
-    `listen: 127.0.0.1:${port}`,
+    `listen: ${host}:${port}`,
     opts.name ? `server_name: ${opts.name}` : '',
     opts.jetstream === false ? '' : `jetstream { store_dir: ${JSON.stringify(join(dir.path, 'js'))}, max_memory_store: 64MB, max_file_store: 1GB${opts.jsDomain ? `, domain: ${opts.jsDomain}` : ''} }`,
     opts.config ?? '',
   ].join('\n');
   const confPath = join(dir.path, 'nats.conf');
   await writeFile(confPath, conf + '\n');
-  const proc = spawnLogged('nats-server', ['-c', confPath]);
-  await waitUntil(`nats-server on 127.0.0.1:${port}`, () => infoReceived(port), 15_000, proc);
+  const proc = opts.netns ? spawnLogged('ip', ['netns', 'exec', opts.netns, 'nats-server', '-c', confPath]) : spawnLogged('nats-server', ['-c', confPath]);
+  const where = `nats-server on ${host}:${port}${opts.netns ? ` in ${opts.netns}` : ''}`;
+  await waitUntil(where, () => (opts.netns ? proc.output().includes('Server is ready') : infoReceived(port)), 15_000, proc).catch(async (err: unknown) => {
+    await proc.stop();
+    throw err;
+  });
   const server: NatsServer = {
     port,
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     storeDir: dir.path,
     process: proc,
     stop: () => proc.stop(),

@@ -38,8 +38,9 @@ export function prometheusText(probe: string, m: ProbeMetrics, sse?: SseStats): 
   metric(
     'probemesh_value',
     'gauge',
-    'Latest value of each numeric series.',
-    m.latest.map((v) => [{ indicator: v.indicator, device: v.device, instance: v.instance }, v.datum as number]),
+    'Latest value of each numeric series (index: the table row, e.g. an ifIndex).',
+    // `index`, not `instance`: Prometheus sets `instance` to the scrape target and would rename ours.
+    m.latest.map((v) => [{ indicator: v.indicator, device: v.device, index: v.instance }, v.datum as number]),
   );
   return out.join('\n') + '\n';
 }

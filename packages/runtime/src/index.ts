@@ -1,6 +1,6 @@
 /** @probemesh/runtime — the monitoring coordinator: rule actors, acquisition, calculated indicators, alerts. */
 export * from './service.js';
-export { Probe, type ProbeOptions, type Entities, type LogFn } from './probe.js';
+export { Probe, checkEntities, type EntityProblem, type ProbeOptions, type Entities, type LogFn } from './probe.js';
 export { Catalog } from './catalog.js';
 export { AlertBook } from './alerts.js';
 export { ConnectorRegistry } from './registry.js';

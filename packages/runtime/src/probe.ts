@@ -39,6 +39,62 @@ export interface Entities {
 const RETENTION_EVERY_MS = 60_000;
 
 /**
+ * Puts a config's entities in dependency order — devices, indicators (formulas may use each
+ * other: retried while that makes progress), then rules; `refused` hears each one `put` still
+ * refuses, with its place in the config (`/indicators/2`), and may throw to stop.
+ */
+async function putInOrder(set: Entities, put: (kind: Kind, entity: unknown) => Promise<unknown>, refused: (err: unknown, kind: Kind, entity: unknown, path: string) => void): Promise<void> {
+  const attempt = async (kind: Kind, entity: unknown, index: number, last: boolean) => {
+    try {
+      await put(kind, entity);
+      return true;
+    } catch (err) {
+      if (last) refused(err, kind, entity, `/${kind}/${index}`);
+      return false;
+    }
+  };
+  for (const [i, d] of (set.devices ?? []).entries()) await attempt(Kinds.devices, d, i, true);
+  let pending = [...(set.indicators ?? []).entries()];
+  for (let progress = true; pending.length && progress; ) {
+    const left: typeof pending = [];
+    for (const [i, ind] of pending) if (!(await attempt(Kinds.indicators, ind, i, false))) left.push([i, ind]);
+    progress = left.length < pending.length;
+    pending = left;
+  }
+  for (const [i, ind] of pending) await attempt(Kinds.indicators, ind, i, true);
+  for (const [i, r] of (set.rules ?? []).entries()) await attempt(Kinds.rules, r, i, true);
+}
+
+/** An entity of a configuration that a probe refuses: where it is (`/rules/0`) and the probe's own error. */
+export interface EntityProblem {
+  path: string;
+  error: unknown;
+}
+
+/**
+ * Checks a configuration's entities as a probe applies them — schemas, connector parameters and
+ * device settings, expressions, references — without a store or any connector started: each one
+ * a probe would refuse, with its error; [] when it would take them all.
+ */
+export async function checkEntities(connectors: readonly Connector[], entities: Entities): Promise<EntityProblem[]> {
+  const catalog = new Catalog(
+    new ConnectorRegistry(connectors, () => {
+      throw new Error('a configuration check starts no connector');
+    }),
+  );
+  const problems: EntityProblem[] = [];
+  await putInOrder(
+    entities,
+    async (kind, entity) => {
+      const { id, compiled } = catalog.prepare(kind, entity);
+      catalog.commit(kind, id, compiled);
+    },
+    (error, _kind, _entity, path) => problems.push({ path, error }),
+  );
+  return problems;
+}
+
+/**
  * A running probe: the monitoring coordinator of DESIGN.md §2. It owns the store, the connector
  * sessions, and one supervised actor per rule, and it is the ProbeService the API serves.
  */
@@ -108,19 +164,16 @@ export class Probe implements ProbeService {
     await this.putAll(entities, true, log);
   }
 
-  /** Puts devices, indicators (formulas may refer to each other: retried until no progress), then rules. */
-  private async putAll(set: Entities, strict: boolean, log: LogFn): Promise<void> {
-    const silent: LogFn = () => undefined;
-    for (const d of set.devices ?? []) await this.putQuiet(Kinds.devices, d, strict, log);
-    let pending = [...(set.indicators ?? [])];
-    for (let progress = true; pending.length && progress; ) {
-      const left: Indicator[] = [];
-      for (const i of pending) if (!(await this.putQuiet(Kinds.indicators, i, false, silent))) left.push(i);
-      progress = left.length < pending.length;
-      pending = left;
-    }
-    for (const i of pending) await this.putQuiet(Kinds.indicators, i, strict, log);
-    for (const r of set.rules ?? []) await this.putQuiet(Kinds.rules, r, strict, log);
+  /** Puts `set` in dependency order; a saved entity that no longer fits is logged and skipped, a config file's error is thrown. */
+  private putAll(set: Entities, strict: boolean, log: LogFn): Promise<void> {
+    return putInOrder(
+      set,
+      (kind, entity) => this.put(kind, entity),
+      (err, kind, entity) => {
+        if (strict) throw err;
+        log('warn', `skipped ${kind} ${JSON.stringify((entity as { id?: string }).id)}: ${messageOf(err)}`);
+      },
+    );
   }
 
   /**
@@ -140,18 +193,6 @@ export class Probe implements ProbeService {
         gone = false;
         for (const e of this.catalog.list(kind)) if (!ids.has(e.id)) gone = (await this.remove(kind, e.id).then(() => true, () => false)) || gone;
       }
-    }
-  }
-
-  /** Puts an entity while loading; a saved one that no longer fits is logged and skipped, a config file's error is thrown. */
-  private async putQuiet(kind: Kind, entity: unknown, strict: boolean, log: LogFn): Promise<boolean> {
-    try {
-      await this.put(kind, entity);
-      return true;
-    } catch (err) {
-      if (strict) throw err;
-      log('warn', `skipped ${kind} ${JSON.stringify((entity as { id?: string }).id)}: ${messageOf(err)}`);
-      return false;
     }
   }
 

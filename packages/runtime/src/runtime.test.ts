@@ -3,7 +3,7 @@ import { defineConnector, failure, reading, type Connector } from '@probemesh/co
 import { Type } from '@probemesh/model';
 import { tempDir, waitUntil } from '@probemesh/testkit';
 import type { Test } from 'tap';
-import { Probe } from './index.js';
+import { Probe, checkEntities } from './index.js';
 
 /**
  * A connector defined by the test, because the faults under test (a connector that hands the
@@ -165,4 +165,30 @@ t.test('runtime — configuration survives a restart', async (t) => {
   t.same(probe.query({ indicator: 'twice', mode: 'sum' }), { mode: 'sum', value: 10, count: 1 });
   t.same(probe.query({ indicator: 'racks', mode: 'records' }).mode, 'records');
   t.equal(probe.get('indicators', 'racks').kind, 'static');
+});
+
+t.test('runtime — checkEntities refuses what a probe would, each with its place and the probe\'s own error, and starts nothing', async (t) => {
+  const entities = {
+    devices: [{ id: 'a', address: '127.0.0.1' }],
+    indicators: [
+      { id: 'density', kind: 'calculated', formula: 'racks / area' },
+      { id: 'racks', kind: 'static', value: 12 },
+      { id: 'area', kind: 'static', value: 300 },
+      { id: 'power', kind: 'atomic', source: { scheme: 'table', kee: 'power' } },
+      { id: 'typo', kind: 'calculated', formula: 'rakcs * 2' },
+    ],
+    rules: [{ id: 'r', indicators: ['density', 'ghost'], period: '10s' }],
+  } as never;
+  const problems = await checkEntities([tableConnector(new Map())], entities);
+  t.same(
+    problems.map((p) => [p.path, (p.error as Error).name]),
+    [['/indicators/3', 'UnprocessableError'], ['/indicators/4', 'UnprocessableError'], ['/rules/0', 'UnprocessableError']],
+    'formulas over later indicators are fine; the bad parameter, the unknown name and the unknown indicator are not',
+  );
+  t.match((problems[1]!.error as Error).message, /indicator 'typo' formula: unknown indicator 'rakcs'/);
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const err = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [tableConnector(new Map())] }, entities).catch((e: Error) => e);
+  t.equal((err as Error).message, (problems[0]!.error as Error).message, 'the probe refuses the first with the same message');
+  t.same(await checkEntities([tableConnector(new Map())], { indicators: [{ id: 'racks', kind: 'static', value: 12 }] }), []);
 });

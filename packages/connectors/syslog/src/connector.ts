@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
-import { defineConnector, failure, reading, type ReadRequest, type Reading } from '@probemesh/core';
+import { Containment, defineConnector, failure, reading, type Connector, type ReadRequest, type Reading } from '@probemesh/core';
+import { compilePattern, ExprCheckError } from '@probemesh/expr';
 import { Type, type Static } from '@probemesh/model';
-import { Listener, MAX_TCP_CONNECTIONS, type ListenerStats, type Transport, type Watch } from './listener.js';
+import { Listener, TCP_LIMITS, type ListenerStats, type TcpLimits, type Transport, type Watch } from './listener.js';
 import { FACILITIES, SEVERITIES, type SyslogMessage } from './parse.js';
 
 const FacilityName = Type.Union(FACILITIES.map((f) => Type.Literal(f)));
@@ -9,9 +10,9 @@ const FacilityName = Type.Union(FACILITIES.map((f) => Type.Literal(f)));
 /** Which messages a syslog indicator counts, on which listener, and what it reports. */
 export const SyslogParams = Type.Object(
   {
-    measure: Type.Union([Type.Literal('count'), Type.Literal('rate_per_s'), Type.Literal('last_message'), Type.Literal('rejects')], {
+    measure: Type.Union([Type.Literal('count'), Type.Literal('rate_per_s'), Type.Literal('last_message'), Type.Literal('rejects'), Type.Literal('kernel_drops')], {
       description:
-        'since the previous read of this indicator: count of matching messages, their rate per second, the text of the last one, or malformed messages received (filters do not apply)',
+        'since the previous read of this indicator: count of matching messages, their rate per second, the text of the last one, malformed messages received, or datagrams the kernel dropped on the UDP socket because the probe did not read them fast enough (filters do not apply to the last two)',
     }),
     transport: Type.Optional(Type.Union([Type.Literal('udp'), Type.Literal('tcp')], { description: 'default udp; tcp takes octet-counted and newline-framed streams (RFC 6587)' })),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'port to listen on (default 514, which needs CAP_NET_BIND_SERVICE)' })),
@@ -22,7 +23,9 @@ export const SyslogParams = Type.Object(
     app: Type.Optional(Type.String({ minLength: 1, maxLength: 48, description: 'APP-NAME / TAG, exact case; * matches any run of characters' })),
     facility: Type.Optional(Type.Union([FacilityName, Type.Array(FacilityName, { minItems: 1, maxItems: FACILITIES.length })], { description: 'one facility or a list' })),
     severity: Type.Optional(Type.Union(SEVERITIES.map((s) => Type.Literal(s)), { description: 'this severity or more severe (err counts err, crit, alert, emerg)' })),
-    pattern: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'JavaScript regular expression searched in the message text' })),
+    pattern: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1024, description: 'regular expression (RE2 syntax: no backreferences or lookaround; linear time) searched in the first 65,536 characters of the message text' }),
+    ),
     ignoreCase: Type.Optional(Type.Boolean({ description: 'pattern ignores case (default false)' })),
     maxMessageBytes: Type.Optional(
       Type.Integer({ minimum: 480, maximum: 65536, description: 'longer messages are rejects; on a listener the largest any of its indicators asks for applies (default 8192)' }),
@@ -36,7 +39,11 @@ const DEFAULT_PORT = 514;
 const DEFAULT_BIND = '127.0.0.1';
 const DEFAULT_MAX_BYTES = 8192;
 
-/** Compiles an indicator's filters into one test; throws when `pattern` is not a regular expression. */
+/**
+ * Compiles an indicator's filters into one test. The pattern and the globs run on the linear-time
+ * engine of @probemesh/expr; throws ExprCheckError (with the position in the pattern) for a
+ * pattern it cannot run.
+ */
 export function compileFilter(p: SyslogParams): (m: SyslogMessage) => boolean {
   const tests: Array<(m: SyslogMessage) => boolean> = [];
   if (p.severity) {
@@ -56,12 +63,7 @@ export function compileFilter(p: SyslogParams): (m: SyslogMessage) => boolean {
     tests.push((m) => is(m.app));
   }
   if (p.pattern) {
-    let re: RegExp;
-    try {
-      re = new RegExp(p.pattern, p.ignoreCase ? 'i' : '');
-    } catch (err) {
-      throw new Error(`pattern ${JSON.stringify(p.pattern)} is not a valid regular expression: ${(err as Error).message}`);
-    }
+    const re = compilePattern(p.pattern, { ignoreCase: p.ignoreCase ?? false });
     tests.push((m) => re.test(m.msg));
   }
   return (m) => {
@@ -70,13 +72,25 @@ export function compileFilter(p: SyslogParams): (m: SyslogMessage) => boolean {
   };
 }
 
+/** Why an indicator's parameters cannot be used (a pattern the engine cannot run), or undefined. */
+export function syslogParamsProblem(p: SyslogParams): string | undefined {
+  try {
+    compileFilter(p);
+  } catch (err) {
+    if (err instanceof ExprCheckError) return `pattern ${JSON.stringify(p.pattern)}: ${err.message}`;
+    throw err;
+  }
+  if (isIP(p.bind ?? DEFAULT_BIND) === 0) return `bind ${JSON.stringify(p.bind)} is not an IP address`;
+  return undefined;
+}
+
 /** A name test: exact (optionally any case), or a glob where * matches any run of characters. */
 function glob(g: string, anyCase: boolean): (s: string) => boolean {
   if (!g.includes('*')) {
     const want = anyCase ? g.toLowerCase() : g;
     return anyCase ? (s) => s === g || s.toLowerCase() === want : (s) => s === g;
   }
-  const re = new RegExp(`^${g.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, anyCase ? 'is' : 's');
+  const re = compilePattern(`(?s)^${g.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, { ignoreCase: anyCase });
   return (s) => re.test(s);
 }
 
@@ -88,25 +102,47 @@ interface IndicatorWatch extends Watch {
   /** Why the indicator cannot be read (a bad pattern). */
   error?: string;
   since: number;
+  /** kernel_drops: the socket's drop counter at the previous read. */
+  drops: number;
 }
+
+/** Options of a syslog connector instance; `syslogConnector` uses the defaults (`TCP_LIMITS`). */
+export type SyslogConnectorOptions = Partial<TcpLimits>;
 
 const listenerKey = (p: SyslogParams) => `${p.transport ?? 'udp'} ${p.bind ?? DEFAULT_BIND} ${p.port ?? DEFAULT_PORT}`;
 const paramsKey = (p: SyslogParams) =>
   JSON.stringify([p.measure, listenerKey(p), p.host, p.app, p.facility, p.severity, p.pattern, p.ignoreCase, p.maxMessageBytes]);
 
 /**
- * The `syslog` connector: UDP and TCP listeners, opened and closed by `sync`, shared by every
+ * Makes a `syslog` connector: UDP and TCP listeners, opened and closed by `sync`, shared by every
  * indicator on the same transport, address and port. Each read reports what arrived since that
- * indicator's previous read. Malformed messages are counted as rejects and change nothing else.
+ * indicator's previous read. Malformed messages are counted as rejects and change nothing else;
+ * an exception while handling one is contained (counted, logged, never an exit).
  */
-export const syslogConnector = defineConnector({
+export function createSyslogConnector(options: SyslogConnectorOptions = {}): Connector<typeof SyslogParams> {
+  const limits: TcpLimits = { ...TCP_LIMITS, ...options };
+  return defineConnector({
   scheme: 'syslog',
   summary: 'counts, rates and last text of matching syslog messages (RFC 3164/5424 over UDP and TCP)',
   params: SyslogParams,
   perDevice: false,
+  check: syslogParamsProblem,
   start: (ctx) => {
     const now = () => ctx.clock.now();
-    const stats: ListenerStats = { messages: 0, rejects: 0, rejects_pri: 0, rejects_header: 0, rejects_oversize: 0, rejects_framing: 0, tcp_refused: 0, listen_errors: 0 };
+    const stats: ListenerStats = {
+      messages: 0,
+      rejects: 0,
+      rejects_pri: 0,
+      rejects_header: 0,
+      rejects_oversize: 0,
+      rejects_framing: 0,
+      rejects_exception: 0,
+      tcp_refused: 0,
+      tcp_evicted: 0,
+      tcp_idle_closed: 0,
+      listen_errors: 0,
+    };
+    const contain = new Containment(ctx.clock, ctx.log, 'syslog');
     const listeners = new Map<string, Listener>();
     const watches = new Map<string, IndicatorWatch>();
     let stopped = false;
@@ -133,24 +169,17 @@ export const syslogConnector = defineConnector({
       const old = watches.get(req.indicator);
       if (old?.key === key) return;
       if (old) drop(req.indicator, old);
-      const w: IndicatorWatch = { key, params: p, match: () => false, count: 0, rejects: 0, since: at };
+      const w: IndicatorWatch = { key, params: p, match: () => false, count: 0, rejects: 0, since: at, drops: 0 };
       watches.set(req.indicator, w);
-      try {
-        w.match = compileFilter(p);
-      } catch (err) {
-        w.error = (err as Error).message;
-        return;
-      }
-      const bind = p.bind ?? DEFAULT_BIND;
-      if (isIP(bind) === 0) {
-        w.error = `bind ${JSON.stringify(bind)} is not an IP address`;
-        return;
-      }
+      const problem = syslogParamsProblem(p);
+      if (problem) return void (w.error = problem);
+      w.match = compileFilter(p);
       const lk = listenerKey(p);
       let l = listeners.get(lk);
-      if (!l) listeners.set(lk, (l = new Listener((p.transport ?? 'udp') as Transport, bind, p.port ?? DEFAULT_PORT, DEFAULT_MAX_BYTES, stats, now)));
+      if (!l) listeners.set(lk, (l = new Listener((p.transport ?? 'udp') as Transport, p.bind ?? DEFAULT_BIND, p.port ?? DEFAULT_PORT, DEFAULT_MAX_BYTES, stats, contain, limits, now)));
       l.watches.add(w);
       w.listener = l;
+      w.drops = l.kernelDrops();
       resize(l);
     };
 
@@ -200,6 +229,12 @@ export const syslogConnector = defineConnector({
           return reading(seconds > 0 ? count / seconds : 0);
         case 'rejects':
           return reading(rejects);
+        case 'kernel_drops': {
+          const drops = l.kernelDrops();
+          const n = Math.max(0, drops - w.drops);
+          w.drops = drops;
+          return reading(n);
+        }
         case 'last_message':
           // Nothing matched in this window: no sample (nothing stored), rather than a failure.
           return last === undefined ? { ok: true, samples: [] } : reading(last);
@@ -219,11 +254,13 @@ export const syslogConnector = defineConnector({
       stats() {
         let open = 0;
         let connections = 0;
+        let drops = 0;
         for (const l of listeners.values()) {
           if (l.open) open++;
           connections += l.connections;
+          drops += l.kernelDrops();
         }
-        return { ...stats, listeners: open, tcp_connections: connections, tcp_max_connections: MAX_TCP_CONNECTIONS };
+        return { ...stats, kernel_drops: drops, listeners: open, tcp_connections: connections, tcp_max_connections: limits.maxConnections };
       },
       async stop() {
         stopped = true;
@@ -235,4 +272,8 @@ export const syslogConnector = defineConnector({
       },
     };
   },
-});
+  });
+}
+
+/** The syslog connector with the default limits. */
+export const syslogConnector = createSyslogConnector();

@@ -1,5 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { udpKernelDrops, type Containment } from '@probemesh/core';
 import { Framer } from './framing.js';
 import { parseSyslog, type RejectReason, type SyslogMessage } from './parse.js';
 
@@ -22,12 +23,28 @@ export interface ListenerStats {
   rejects_header: number;
   rejects_oversize: number;
   rejects_framing: number;
+  /** Exceptions while handling a message (contained: they never end the process). */
+  rejects_exception: number;
   tcp_refused: number;
+  /** Quiet connections closed to make room for a new one. */
+  tcp_evicted: number;
+  /** Connections closed after `idleTimeoutMs` without data. */
+  tcp_idle_closed: number;
   listen_errors: number;
 }
 
-/** Open TCP connections per listener; more are refused (and counted), so memory stays bounded. */
-export const MAX_TCP_CONNECTIONS = 256;
+/** Bounds of a TCP listener, so that neither many peers nor idle ones can hold it. */
+export interface TcpLimits {
+  /** Open connections per listener; a new one beyond it replaces the connection quiet the longest. */
+  maxConnections: number;
+  /** Open connections per peer address; a new one beyond it replaces that peer's quietest. */
+  maxPerPeer: number;
+  /** A connection without data for this long is closed (senders reconnect when they have news). */
+  idleTimeoutMs: number;
+}
+
+/** The default TCP bounds: 256 connections, 32 per peer, 5 minutes of silence. */
+export const TCP_LIMITS: TcpLimits = { maxConnections: 256, maxPerPeer: 32, idleTimeoutMs: 300_000 };
 
 const stripMapped = (a: string | undefined) => (a?.startsWith('::ffff:') ? a.slice(7) : (a ?? ''));
 
@@ -43,7 +60,9 @@ export class Listener {
   error?: string;
   private udp?: UdpSocket;
   private tcp?: Server;
-  private readonly conns = new Set<Socket>();
+  /** Open connections, quietest first (a connection moves to the end when data arrives). */
+  private readonly conns = new Map<Socket, string>();
+  private readonly perPeer = new Map<string, number>();
 
   constructor(
     readonly transport: Transport,
@@ -51,6 +70,8 @@ export class Listener {
     readonly port: number,
     maxBytes: number,
     private readonly stats: ListenerStats,
+    private readonly contain: Containment,
+    private readonly limits: TcpLimits,
     private readonly now: () => number,
   ) {
     this.maxBytes = maxBytes;
@@ -69,8 +90,24 @@ export class Listener {
     return this.conns.size;
   }
 
-  /** Parses and counts one message from `peer`. */
+  /** Datagrams the kernel dropped on the UDP socket because they were not read fast enough (0 for TCP). */
+  kernelDrops(): number {
+    return this.udp ? (udpKernelDrops(this.bind, this.port) ?? 0) : 0;
+  }
+
+  /** Parses and counts one message from `peer`; whatever throws is a contained reject. */
   handle(buf: Buffer, peer: string): void {
+    try {
+      this.count(buf, peer);
+    } catch (err) {
+      this.stats.rejects++;
+      this.stats.rejects_exception++;
+      for (const w of this.watches) w.rejects++;
+      this.contain.record(err, `${peer} on ${this.name}`);
+    }
+  }
+
+  private count(buf: Buffer, peer: string): void {
     if (buf.length > this.maxBytes) return this.reject('oversize');
     const m = parseSyslog(buf.toString('utf8'), peer, this.now());
     if (typeof m === 'string') return this.reject(m);
@@ -109,7 +146,7 @@ export class Listener {
         s.close();
         reject(err);
       });
-      s.on('message', (msg, rinfo) => this.handle(msg, stripMapped(rinfo.address)));
+      s.on('message', (msg, rinfo) => this.handle(msg, stripMapped(rinfo.address))); // handle() contains what throws
       s.bind(this.port, this.bind, () => {
         s.removeAllListeners('error');
         s.on('error', (err) => this.fail(err));
@@ -121,8 +158,6 @@ export class Listener {
   private listenTcp(): Promise<Server> {
     return new Promise((resolve, reject) => {
       const server = createServer((sock) => this.accept(sock));
-      server.maxConnections = MAX_TCP_CONNECTIONS;
-      server.on('drop', () => this.stats.tcp_refused++);
       server.once('error', reject);
       server.listen(this.port, this.bind, () => {
         server.removeAllListeners('error');
@@ -134,19 +169,56 @@ export class Listener {
 
   private accept(sock: Socket): void {
     const peer = stripMapped(sock.remoteAddress);
+    if (!peer) return void sock.destroy(); // already gone
+    // Full (in all, or for this peer): the quietest connection makes room, so idle peers never lock out a sender.
+    const peerCount = this.perPeer.get(peer) ?? 0;
+    if (peerCount >= this.limits.maxPerPeer || this.conns.size >= this.limits.maxConnections) {
+      const quiet = peerCount >= this.limits.maxPerPeer ? [...this.conns].find(([, p]) => p === peer)?.[0] : this.conns.keys().next().value;
+      if (!quiet) return void (this.stats.tcp_refused++, sock.destroy());
+      this.stats.tcp_evicted++;
+      this.forget(quiet);
+      quiet.destroy();
+    }
     const framer = new Framer(
       this,
       (frame) => this.handle(frame, peer),
       (reason) => this.reject(reason),
     );
-    this.conns.add(sock);
+    this.conns.set(sock, peer);
+    this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1);
     sock.setKeepAlive(true, 60_000);
-    sock.on('data', (chunk: Buffer) => framer.push(chunk));
+    sock.setTimeout(this.limits.idleTimeoutMs, () => {
+      this.stats.tcp_idle_closed++;
+      sock.destroy();
+    });
+    sock.on('data', (chunk: Buffer) => {
+      if (this.conns.delete(sock)) this.conns.set(sock, peer); // the most recently active goes last
+      try {
+        framer.push(chunk);
+      } catch (err) {
+        this.contain.record(err, `${peer} on ${this.name}`);
+        sock.destroy();
+      }
+    });
     sock.on('error', () => undefined); // a reset by the sender ends the stream like a close
     sock.on('close', () => {
-      this.conns.delete(sock);
-      framer.end();
+      this.forget(sock);
+      try {
+        framer.end();
+      } catch (err) {
+        this.contain.record(err, `${peer} on ${this.name}`);
+      }
     });
+  }
+
+  /** Stops counting a connection against the limits (idempotent). */
+  private forget(sock: Socket): void {
+    const peer = this.conns.get(sock);
+    if (peer === undefined) return;
+    this.conns.delete(sock);
+    const n = (this.perPeer.get(peer) ?? 1) - 1;
+    if (n > 0) this.perPeer.set(peer, n);
+    else this.perPeer.delete(peer);
   }
 
   /** A socket error after binding: close, and let the next sync open again. */
@@ -162,7 +234,7 @@ export class Listener {
     this.tcp = undefined;
     if (udp) await new Promise<void>((r) => udp.close(() => r()));
     if (tcp) {
-      for (const c of this.conns) c.destroy();
+      for (const c of [...this.conns.keys()]) c.destroy();
       await new Promise<void>((r) => tcp.close(() => r()));
     }
   }

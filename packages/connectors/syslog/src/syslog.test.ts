@@ -1,12 +1,12 @@
 import t, { type Test } from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { ManualClock, systemClock, type Clock, type ConnectorSession, type ReadRequest, type Reading } from '@probemesh/core';
 import { Probe } from '@probemesh/runtime';
 import { connectorConformance, freeTcpPort, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
-import { MAX_TCP_CONNECTIONS, syslogConnector, type SyslogParams } from './index.js';
+import { createSyslogConnector, syslogConnector, type SyslogConnectorOptions, type SyslogParams } from './index.js';
 
 type Session = ConnectorSession<SyslogParams>;
 
@@ -35,9 +35,9 @@ async function sendTcp(port: number, chunks: Array<string | Buffer>): Promise<vo
   await new Promise<void>((r) => s.end(r));
 }
 
-async function start(t: Test, clock: Clock = systemClock): Promise<Session> {
+async function start(t: Test, clock: Clock = systemClock, limits?: SyslogConnectorOptions): Promise<Session> {
   const logs: string[] = [];
-  const s = (await syslogConnector.start({ clock, dataDir: '/tmp', log: (level, m) => logs.push(`${level} ${m}`) })) as Session;
+  const s = (await (limits ? createSyslogConnector(limits) : syslogConnector).start({ clock, dataDir: '/tmp', log: (level, m) => logs.push(`${level} ${m}`) })) as Session;
   t.teardown(() => s.stop());
   return s;
 }
@@ -166,30 +166,61 @@ t.test('syslog — malformed input is counted as rejects, changes no other count
   t.same((await s.read(requests, AbortSignal.timeout(5000))).map(datum), [1, 0, 1, 0], 'each listener still counts after the garbage');
 });
 
-t.test('syslog — TCP connections beyond the cap are refused and counted; the listener goes on', async (t) => {
+t.test('syslog — TCP: idle peers cannot lock out a sender (the quietest connection makes room), per-peer bound, idle timeout', async (t) => {
   const port = await freeTcpPort();
-  const s = await start(t);
+  const s = await start(t, systemClock, { maxConnections: 64, maxPerPeer: 48, idleTimeoutMs: 60_000 });
   const count = req('count', { measure: 'count', port, transport: 'tcp' });
   await s.sync!([count]);
   const socks: Socket[] = [];
   t.teardown(() => socks.forEach((c) => c.destroy()));
-  const open = async () => {
-    const c = connect(port, '127.0.0.1');
+  const open = async (localAddress = '127.0.0.1') => {
+    const c = connect({ port, host: '127.0.0.1', localAddress });
     c.on('error', () => undefined);
     socks.push(c);
     await new Promise<void>((r, j) => c.once('connect', r).once('error', j));
+    return c;
   };
-  for (let i = 0; i < MAX_TCP_CONNECTIONS; i++) await open();
-  await waitUntil('all connections accepted', () => s.stats!().tcp_connections === MAX_TCP_CONNECTIONS);
-  await open();
-  await open();
-  await waitUntil('two refused', () => s.stats!().tcp_refused! >= 2);
-  t.match(s.stats!(), { tcp_connections: MAX_TCP_CONNECTIONS, tcp_refused: 2 });
-  socks.splice(0).forEach((c) => c.destroy());
-  await waitUntil('connections closed', () => s.stats!().tcp_connections === 0);
-  await logger(viaTcp(port, '--rfc5424'), ['after the crowd']);
+  // 100 idle connections from one peer and 30 from another: more than either bound.
+  for (let i = 0; i < 100; i++) await open();
+  for (let i = 0; i < 30; i++) await open('127.0.0.2');
+  await waitUntil('the listener holds its bounds', () => s.stats!().tcp_evicted! >= 130 - 64);
+  t.match(s.stats!(), { tcp_connections: 64, tcp_refused: 0 }, 'never more than maxConnections open');
+  // A legitimate sender still gets through, on a fresh connection from the crowded address.
+  await logger(viaTcp(port, '--rfc5424'), ['through the crowd']);
   await arrived(s, 1);
   t.same((await s.read([count], AbortSignal.timeout(5000))).map(datum), [1]);
+  socks.splice(0).forEach((c) => c.destroy());
+  await waitUntil('connections closed', () => s.stats!().tcp_connections === 0);
+});
+
+t.test('syslog — TCP: a connection quiet for idleTimeoutMs is closed and counted', async (t) => {
+  const port = await freeTcpPort();
+  const s = await start(t, systemClock, { idleTimeoutMs: 300 });
+  await s.sync!([req('count', { measure: 'count', port, transport: 'tcp' })]);
+  const c = connect(port, '127.0.0.1');
+  c.on('error', () => undefined);
+  t.teardown(() => c.destroy());
+  const closed = new Promise<void>((r) => c.once('close', () => r()));
+  await new Promise<void>((r) => c.once('connect', r));
+  c.write('<13>1 - host app - - - one\n');
+  await closed;
+  await waitUntil('the listener let go of it', () => s.stats!().tcp_connections === 0);
+  t.match(s.stats!(), { tcp_idle_closed: 1, tcp_connections: 0, messages: 1 });
+});
+
+t.test('syslog — UDP datagrams the kernel drops while the probe is busy are reported as kernel_drops', async (t) => {
+  const port = await freeUdpPort();
+  const s = await start(t);
+  const rs = [req('drops', { measure: 'kernel_drops', port }), req('count', { measure: 'count', port })];
+  await s.sync!(rs);
+  // A busy probe: this process's event loop is held by a synchronous child that floods the port.
+  const sent = 5000;
+  execFileSync(process.execPath, ['-e', `const s=require('dgram').createSocket('udp4');const m=Buffer.from('<13>1 - h a - - - '+'x'.repeat(1000));let n=0;const go=()=>{if(n++<${sent})s.send(m,${port},'127.0.0.1',go);else s.close()};go()`]);
+  await waitUntil('every datagram counted or dropped', () => s.stats!().messages! + s.stats!().kernel_drops! === sent);
+  const [drops, count] = (await s.read(rs, AbortSignal.timeout(5000))).map(datum) as [number, number];
+  t.ok(drops > 0, `${drops} of ${sent} datagrams dropped by the kernel`);
+  t.equal(drops + count, sent, 'each datagram is either dropped by the kernel or counted');
+  t.same((await s.read(rs, AbortSignal.timeout(5000))).map(datum), [0, 0], 'each read reports the drops since the previous one');
 });
 
 t.test('syslog — each read reports the window since that indicator read last; rate and last message', async (t) => {
@@ -250,7 +281,9 @@ t.test('syslog — sync shares, moves and closes listeners; a busy port or a bad
   t.same((await s.read([a], AbortSignal.timeout(5000))).map(datum), [0], 'the next sync listens once the port is free');
 
   const bad = (await s.read([req('bad', { measure: 'count', port: p2, pattern: '(unclosed' })], AbortSignal.timeout(5000)))[0]!;
-  t.match(bad, { ok: false, kind: 'config', retryable: false, error: /not a valid regular expression/ }, 'a pattern that does not compile says so');
+  t.match(bad, { ok: false, kind: 'config', retryable: false, error: 'pattern "(unclosed": invalid pattern: missing closing ) \'(unclosed\' at 1:1' }, 'a pattern that does not compile says what and where');
+  const lookahead = (await s.read([req('ahead', { measure: 'count', port: p2, pattern: 'link (?!up)' })], AbortSignal.timeout(5000)))[0]!;
+  t.match(lookahead, { ok: false, kind: 'config', error: /lookahead and lookbehind are not supported.* at 1:6$/ }, 'what the linear-time engine cannot do is refused with its position');
   const wrongBind = (await s.read([req('wb', { measure: 'count', port: p2, bind: '1.2.3' })], AbortSignal.timeout(5000)))[0]!;
   t.match(wrongBind, { ok: false, kind: 'config', error: /not an IP address/ });
 });

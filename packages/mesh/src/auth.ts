@@ -1,4 +1,4 @@
-import { streams } from '@probemesh/model';
+import { buckets, configKey, jsApi, kv, streams, subjects } from '@probemesh/model';
 
 /** A NATS user of the mesh. */
 export interface MeshUser {
@@ -9,30 +9,39 @@ export interface MeshUser {
 const q = (s: string) => JSON.stringify(s);
 
 /**
- * What a probe may publish: only under its own id, plus requests, replies and the JetStream API
- * it uses. With `jsDomain` (a probe on a leaf node) the API subjects are those of that domain too.
+ * What a probe may publish, derived from the mesh's wire names: only under its own id (its alerts
+ * go in on the ingest subject; `pm.alert.…` is published by the stream alone), plus queries to
+ * others, replies, and the JetStream API it uses. With `jsDomain` (a probe on a leaf node) the API
+ * subjects are those of that domain too.
  */
 export function probePublishAllow(id: string, jsDomain?: string): string[] {
-  const allow = [
-    `pm.alert.*.${id}.>`,
-    `pm.partial.${id}.>`,
-    `pm.value.${id}.>`,
-    `pm.hb.${id}`,
-    'pm.query.*', // asking other probes
+  const config = kv.stream(buckets.config);
+  const api = (prefix: string) => [
+    `${prefix}.INFO`,
+    `${prefix}.STREAM.INFO.*`,
+    `${prefix}.STREAM.NAMES`,
+    ...[streams.alerts, streams.partials, config].map((s) => `${prefix}.STREAM.CREATE.${s}`),
+    ...[streams.alerts, streams.partials].map((s) => `${prefix}.STREAM.UPDATE.${s}`), // limits set by a configured probe
+    `${prefix}.STREAM.MSG.GET.${config}`,
+    `${prefix}.DIRECT.GET.${config}.${kv.subject(buckets.config, configKey(id))}`,
+    `${prefix}.CONSUMER.>`, // its coordinator consumers, its KV watcher
+  ];
+  return [
+    subjects.alertIn('*', id, '>'),
+    subjects.partial(id, '>'),
+    subjects.heartbeat(id),
+    subjects.queries, // asking other probes
     '_INBOX.>', // answering queries, JetStream acks
-    '$JS.API.INFO',
-    '$JS.API.STREAM.INFO.*',
-    `$JS.API.STREAM.CREATE.${streams.alerts}`,
-    `$JS.API.STREAM.CREATE.${streams.partials}`,
-    '$JS.API.STREAM.CREATE.KV_pm_config',
-    '$JS.API.STREAM.NAMES',
-    '$JS.API.STREAM.MSG.GET.KV_pm_config',
-    `$JS.API.DIRECT.GET.KV_pm_config.$KV.pm_config.probe.${id}`,
-    '$JS.API.CONSUMER.>', // its coordinator consumer, its KV watcher
+    ...api(jsApi()),
+    ...(jsDomain ? api(jsApi(jsDomain)) : []),
     '$JS.ACK.>',
     '$JS.FC.>',
   ];
-  return jsDomain ? [...allow, ...allow.filter((s) => s.startsWith('$JS.API.')).map((s) => s.replace('$JS.API.', `$JS.${jsDomain}.API.`))] : allow;
+}
+
+/** What a probe may subscribe to: the mesh, its inboxes, and its own flashed configuration. */
+export function probeSubscribeAllow(id: string): string[] {
+  return [subjects.mesh, '_INBOX.>', kv.subject(buckets.config, configKey(id))];
 }
 
 /**
@@ -42,7 +51,7 @@ export function probePublishAllow(id: string, jsDomain?: string): string[] {
 export function natsAuthorization(probes: readonly MeshUser[], operator: MeshUser, jsDomain?: string): string {
   const users = probes.map(
     (p) =>
-      `    { user: ${q(p.user)}, password: ${q(p.password)}, permissions: { publish: { allow: [${probePublishAllow(p.user, jsDomain).map(q).join(', ')}] }, subscribe: { allow: ["pm.>", "_INBOX.>", "$KV.pm_config.probe.${p.user}"] } } }`,
+      `    { user: ${q(p.user)}, password: ${q(p.password)}, permissions: { publish: { allow: [${probePublishAllow(p.user, jsDomain).map(q).join(', ')}] }, subscribe: { allow: [${probeSubscribeAllow(p.user).map(q).join(', ')}] } } }`,
   );
   users.push(`    { user: ${q(operator.user)}, password: ${q(operator.password)} }`);
   return `authorization {\n  users: [\n${users.join(',\n')}\n  ]\n}\n`;

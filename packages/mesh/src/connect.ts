@@ -21,6 +21,15 @@ export function connectionOptions(n: NatsOptions): ConnectionOptions {
   return opts;
 }
 
+/** Who a probe connects as, for messages: its user, or the kind of credential it uses. */
+export function credentialsOf(n: NatsOptions): string {
+  if (n.user) return `user '${n.user}'`;
+  if (n.token) return 'its token';
+  if (n.nkeySeed) return 'its nkey';
+  if (n.creds) return `the creds file ${n.creds}`;
+  return 'a connection without credentials';
+}
+
 /** Connects with the probe's credentials; `extra` adds nats.js options (name, reconnect policy). */
 export function natsConnect(n: NatsOptions, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
   return connect({ ...connectionOptions(n), ...extra });

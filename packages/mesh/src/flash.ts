@@ -44,19 +44,22 @@ export async function fetchConfig(nc: NatsConnection, id: string, jsDomain?: str
 }
 
 /**
- * Watches `probe.<id>` and hands every valid new configuration to `apply`, in order; an invalid
- * one is reported through `invalid` and never applied.
+ * Follows `probe.<id>` until `signal` aborts (or the watch ends): hands every valid configuration
+ * to `apply`, in order; an invalid one, or one `apply` refuses, goes to `invalid` and is never applied.
  */
-export async function watchConfig(
+export async function followConfig(
   nc: NatsConnection,
   id: string,
   apply: (cfg: ProbeConfig, revision: number) => Promise<void>,
   invalid: (message: string, revision: number) => void,
-  jsDomain?: string,
-): Promise<{ stop(): void }> {
+  jsDomain: string | undefined,
+  signal: AbortSignal,
+): Promise<void> {
   const kv = await configBucket(nc, jsDomain);
   const it = await kv.watch({ key: configKey(id), ignoreDeletes: true });
-  void (async () => {
+  const stop = () => it.stop();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
     for await (const e of it) {
       if (e.operation !== 'PUT') continue;
       try {
@@ -65,6 +68,24 @@ export async function watchConfig(
         invalid(messageOf(err), e.revision);
       }
     }
-  })();
-  return { stop: () => it.stop() };
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+}
+
+/**
+ * Watches `probe.<id>` and hands every valid new configuration to `apply`, in order; an invalid
+ * one is reported through `invalid` and never applied. (A mesh node does this itself, supervised,
+ * with its `config` option.)
+ */
+export async function watchConfig(
+  nc: NatsConnection,
+  id: string,
+  apply: (cfg: ProbeConfig, revision: number) => Promise<void>,
+  invalid: (message: string, revision: number) => void,
+  jsDomain?: string,
+): Promise<{ stop(): void }> {
+  const controller = new AbortController();
+  void followConfig(nc, id, apply, invalid, jsDomain, controller.signal).catch((err: unknown) => invalid(`no longer following the flashed config: ${messageOf(err)}`, 0));
+  return { stop: () => controller.abort() };
 }

@@ -1,128 +1,296 @@
-import { Type, type PartialAggregate } from '@probemesh/model';
-import { defineConnector, failure, reading } from '@probemesh/core';
+import { Type, meshStore, type MergedWindow, type PartialAggregate, type WindowState } from '@probemesh/model';
+import { defineConnector, failure, systemClock, type Clock } from '@probemesh/core';
 import type { Store } from '@probemesh/store';
 
-/** A window merged from children's partials: count-weighted, never a mean of means. */
-export interface MergedWindow {
-  indicator: string;
-  windowStart: number;
-  windowEnd: number;
+/** One source's part of a merged window. */
+interface Part {
   count: number;
   sum: number;
   min: number;
   max: number;
-  /** Σ over sources of (mean × devices): e.g. the total power of every server, site-wide. */
-  total: number;
   devices: number;
-  /** Which (probe, group) partials are in: makes merging idempotent. */
-  sources: string[];
+  revision: number;
 }
 
-const KIND = 'mesh-merged';
+/** A merged window as kept: each source's part (by `<probe>/<group>`: merging is idempotent), and a revision that moves with each change. */
+interface Merged {
+  indicator: string;
+  windowStart: number;
+  windowEnd: number;
+  parts: Record<string, Part>;
+  rev: number;
+}
+
+/** What a coordinator knows of its children when it judges whether a window is ready. */
+export interface Judge {
+  now(): number;
+  /** The children that owe this indicator's windows. */
+  owing(indicator: string): string[];
+  /** Whether a child counts as alive (by its heartbeats, not by late windows). */
+  alive(child: string): boolean;
+  /** Until when a window is waited for from an alive child; undefined: wait on (this probe is away from NATS). */
+  deadline(child: string, window: { windowStart: number; windowEnd: number }): number | undefined;
+}
+
+/** A window judged: ready ones carry the figures a rule stores under the window's own start. */
+export interface Judged {
+  window: MergedWindow;
+  state: WindowState;
+  /** Moves with each change of the window (a coordinator relaying it up sends it with this revision). */
+  revision: number;
+}
+
+const DAY = 86_400_000;
+/** Windows kept in memory per indicator (the newest); older ones stay in the store until the horizon. */
 const KEEP_WINDOWS = 360;
+/** Windows a reader may owe before the oldest are dropped (a reader that stopped reading). */
+const MAX_OWED = 100_000;
 
 /**
- * The coordinator's merged windows, kept in its store so a restarted coordinator neither loses
- * a window nor counts one twice.
+ * The coordinator's merged windows. Each (source, window) is merged once: the merges are kept in
+ * the store (one kind per day, until the horizon) so a redelivery or a resend is recognised
+ * however late it comes, and a restarted coordinator neither loses a window nor counts one twice.
+ * A window is ready when every child that owes it has sent it, or when those missing are gone (by
+ * their heartbeats) or later than their grace: then it is `incomplete`. Readers (the `mesh`
+ * connector) take each window once it is ready, and again each time a late partial changes it.
  */
 export class MergedWindows {
-  private readonly byIndicator = new Map<string, Map<number, MergedWindow>>();
+  private readonly byIndicator = new Map<string, Map<number, Merged>>();
+  private readonly readers = new Map<string, { indicator: string; owed: Set<number> }>();
   private store?: Store;
+  private judge?: Judge;
+  private prunedBefore = 0;
+  /** Partials older than the horizon, dropped (their window may have been forgotten: merging could count them twice). */
+  tooOld = 0;
 
-  /** `expected`: how many sources make a window complete (a coordinator's children); see `latest`. */
-  constructor(private readonly expected = 0) {}
+  private readonly horizonMs: number;
+  private readonly clock: Clock;
 
-  /** Loads what was merged before a restart; later merges are saved there. */
-  attach(store: Store): void {
-    this.store = store;
-    for (const w of store.config.list<MergedWindow>(KIND)) this.windows(w.indicator).set(w.windowStart, w);
+  /**
+   * `expected`: without a judge (outside a mesh node), a window is complete when this many sources
+   * are in, and waits until then. `horizonMs`: how far back merges are remembered (default 7 days,
+   * the streams' default age).
+   */
+  constructor(
+    private readonly expected = 0,
+    opts: { horizonMs?: number; clock?: Clock } = {},
+  ) {
+    this.horizonMs = opts.horizonMs ?? 7 * DAY;
+    this.clock = opts.clock ?? systemClock;
   }
 
-  private windows(indicator: string): Map<number, MergedWindow> {
+  /** Loads the windows merged before a restart (the newest of each indicator); later merges are saved there. */
+  attach(store: Store): void {
+    this.store = store;
+    const today = Math.floor(this.now() / DAY);
+    for (const day of [today - 1, today]) for (const w of store.config.list<Merged>(meshStore.merged(day))) this.remember(w);
+  }
+
+  /** The judge's time (a mesh node's clock), else this one's. */
+  private now(): number {
+    return this.judge?.now() ?? this.clock.now();
+  }
+
+  /** Who decides when a window is ready (a mesh node sets itself, from heartbeats and its children). */
+  judgeWith(judge: Judge): void {
+    this.judge = judge;
+  }
+
+  private windows(indicator: string): Map<number, Merged> {
     let m = this.byIndicator.get(indicator);
     if (!m) this.byIndicator.set(indicator, (m = new Map()));
     return m;
   }
 
+  /** Keeps a window in memory, dropping the oldest beyond KEEP_WINDOWS (they stay in the store). */
+  private remember(w: Merged): void {
+    const ws = this.windows(w.indicator);
+    ws.set(w.windowStart, w);
+    if (ws.size > KEEP_WINDOWS) ws.delete(Math.min(...ws.keys()));
+  }
+
+  /** A window from memory, or else from the store. */
+  private find(indicator: string, start: number): Merged | undefined {
+    return this.byIndicator.get(indicator)?.get(start) ?? this.store?.config.get<Merged>(meshStore.merged(Math.floor(start / DAY)), `${indicator}/${start}`);
+  }
+
   /**
    * Merges a batch of partials and saves the windows they touched in one store commit; resolves
-   * with how many were new (a source's window merged already is skipped). Ack after it resolves.
+   * with the partials that were new (a source's window merged already is skipped, one older than
+   * the horizon is dropped). Ack after it resolves.
    */
-  async mergeAll(ps: readonly PartialAggregate[]): Promise<number> {
-    const touched = new Map<string, MergedWindow>();
-    const dropped = new Set<string>();
-    let added = 0;
+  async mergeAll(ps: readonly PartialAggregate[]): Promise<PartialAggregate[]> {
+    const now = this.now();
+    const touched = new Map<string, Merged>();
+    const added: PartialAggregate[] = [];
     for (const p of ps) {
-      const source = `${p.probe}/${p.group}`;
-      const ws = this.windows(p.indicator);
-      const w = ws.get(p.windowStart) ?? { indicator: p.indicator, windowStart: p.windowStart, windowEnd: p.windowEnd, count: 0, sum: 0, min: Infinity, max: -Infinity, total: 0, devices: 0, sources: [] };
-      if (w.sources.includes(source)) continue;
-      const merged: MergedWindow = {
-        ...w,
-        count: w.count + p.count,
-        sum: w.sum + p.sum,
-        min: Math.min(w.min, p.min),
-        max: Math.max(w.max, p.max),
-        total: w.total + (p.count ? (p.sum * (p.devices ?? 1)) / p.count : 0), // exact when each device sent one value
-        devices: w.devices + (p.devices ?? 1),
-        sources: [...w.sources, source],
-      };
-      ws.set(p.windowStart, merged);
-      touched.set(`${p.indicator}/${p.windowStart}`, merged);
-      added++;
-      if (ws.size > KEEP_WINDOWS) {
-        const oldest = Math.min(...ws.keys());
-        ws.delete(oldest);
-        touched.delete(`${p.indicator}/${oldest}`);
-        dropped.add(`${p.indicator}/${oldest}`);
+      if (p.windowEnd < now - this.horizonMs) {
+        this.tooOld++;
+        continue;
       }
+      const source = `${p.probe}/${p.group}`;
+      const key = `${p.indicator}/${p.windowStart}`;
+      const w = touched.get(key) ?? this.find(p.indicator, p.windowStart) ?? { indicator: p.indicator, windowStart: p.windowStart, windowEnd: p.windowEnd, parts: {}, rev: 0 };
+      const revision = p.revision ?? 0;
+      const had = w.parts[source];
+      if (had && had.revision >= revision) continue; // merged already (a redelivery or a resend), or older than what is in
+      const part: Part = { count: p.count, sum: p.sum, min: p.min, max: p.max, devices: p.devices ?? (p.count ? 1 : 0), revision };
+      touched.set(key, { ...w, parts: { ...w.parts, [source]: part }, rev: w.rev + 1 });
+      added.push(p);
     }
     // Issued in one turn, lmdb writes them in one transaction.
     const store = this.store;
-    if (store) await Promise.all([...[...touched].map(([k, w]) => store.config.put(KIND, k, w)), ...[...dropped].map((k) => store.config.delete(KIND, k))]);
+    if (store) await Promise.all([...touched.values()].map((w) => store.config.put(meshStore.merged(Math.floor(w.windowStart / DAY)), `${w.indicator}/${w.windowStart}`, w)));
+    for (const w of touched.values()) {
+      this.remember(w);
+      for (const r of this.readers.values()) {
+        if (r.indicator !== w.indicator) continue;
+        r.owed.add(w.windowStart);
+        if (r.owed.size > MAX_OWED) r.owed.delete(Math.min(...r.owed));
+      }
+    }
+    await this.prune(now);
     return added;
   }
 
-  /**
-   * The newest complete window of an indicator (every expected source in), so a site total never
-   * misses a network still sending; when none of the last three windows is complete (a child is
-   * gone), the newest one — its `sources` and `devices` say what it holds.
-   */
-  latest(indicator: string): MergedWindow | undefined {
-    const ws = this.byIndicator.get(indicator);
-    if (!ws?.size) return undefined;
-    const newest = [...ws.keys()].sort((a, b) => b - a);
-    const complete = newest.slice(0, 3).find((start) => ws.get(start)!.sources.length >= this.expected);
-    return ws.get(complete ?? newest[0]!);
+  /** Forgets the days past the horizon (once per day). */
+  private async prune(now: number): Promise<void> {
+    const store = this.store;
+    const first = Math.floor((now - this.horizonMs) / DAY) - 1; // the newest day wholly past the horizon
+    if (!store || first < this.prunedBefore) return;
+    const from = this.prunedBefore || first - 30; // a store attached for the first time: look a month back
+    this.prunedBefore = first + 1;
+    for (let day = from; day <= first; day++) for (const [id] of store.config.entries(meshStore.merged(day))) await store.config.delete(meshStore.merged(day), id);
   }
 
-  /** A merged window by start. */
+  /** The state of a window now, its figures, and the children it misses. */
+  private judged(w: Merged): Judged {
+    const j = this.judge;
+    const sources = Object.keys(w.parts);
+    const present = new Set(sources.map((s) => s.slice(0, s.indexOf('/'))));
+    const missing = j ? j.owing(w.indicator).filter((c) => !present.has(c)) : [];
+    let state: WindowState;
+    if (!j) state = sources.length >= this.expected ? 'complete' : 'waiting';
+    else if (missing.length === 0) state = 'complete';
+    else {
+      const now = this.now();
+      const waiting = missing.some((c) => {
+        if (!j.alive(c)) return false;
+        const until = j.deadline(c, w);
+        return until === undefined || now < until;
+      });
+      state = waiting ? 'waiting' : 'incomplete';
+    }
+    const figures = { count: 0, sum: 0, min: Infinity, max: -Infinity, total: 0, devices: 0 };
+    for (const p of Object.values(w.parts)) {
+      figures.count += p.count;
+      figures.sum += p.sum;
+      figures.devices += p.devices;
+      if (p.count === 0) continue;
+      figures.min = Math.min(figures.min, p.min);
+      figures.max = Math.max(figures.max, p.max);
+      figures.total += (p.sum * p.devices) / p.count; // mean × devices: exact when each device sent one value
+    }
+    if (figures.count === 0) Object.assign(figures, { min: 0, max: 0 });
+    const window: MergedWindow = { indicator: w.indicator, windowStart: w.windowStart, windowEnd: w.windowEnd, ...figures, sources, missing, state };
+    return { state, window, revision: w.rev };
+  }
+
+  /**
+   * The windows of `indicator` that became ready, or changed after, since `reader` last took them,
+   * oldest first. A new reader starts with the windows in memory.
+   */
+  take(reader: string, indicator: string): Judged[] {
+    let r = this.readers.get(reader);
+    if (!r || r.indicator !== indicator) this.readers.set(reader, (r = { indicator, owed: new Set(this.byIndicator.get(indicator)?.keys()) }));
+    const out: Judged[] = [];
+    for (const start of [...r.owed].sort((a, b) => a - b)) {
+      const w = this.find(indicator, start);
+      const j = w && this.judged(w);
+      if (j?.state === 'waiting') continue;
+      r.owed.delete(start);
+      if (j) out.push(j);
+    }
+    return out;
+  }
+
+  /** Whether any window of `indicator` was ever merged here. */
+  has(indicator: string): boolean {
+    return (this.byIndicator.get(indicator)?.size ?? 0) > 0;
+  }
+
+  /** A merged window by start, judged now. */
   get(indicator: string, windowStart: number): MergedWindow | undefined {
-    return this.byIndicator.get(indicator)?.get(windowStart);
+    const w = this.find(indicator, windowStart);
+    return w && this.judged(w).window;
+  }
+
+  /** The newest ready window of an indicator. */
+  latest(indicator: string): MergedWindow | undefined {
+    const ws = [...(this.byIndicator.get(indicator)?.values() ?? [])].sort((a, b) => b.windowStart - a.windowStart);
+    for (const w of ws) {
+      const j = this.judged(w);
+      if (j.state !== 'waiting') return j.window;
+    }
+    return undefined;
+  }
+
+  /** The windows in memory, newest first, judged now: for `GET /mesh/windows`. */
+  list(filter: { indicator?: string; limit?: number } = {}): MergedWindow[] {
+    const ws = filter.indicator ? [...(this.byIndicator.get(filter.indicator)?.values() ?? [])] : [...this.byIndicator.values()].flatMap((m) => [...m.values()]);
+    return ws
+      .sort((a, b) => b.windowStart - a.windowStart || a.indicator.localeCompare(b.indicator))
+      .slice(0, filter.limit ?? 1000)
+      .map((w) => this.judged(w).window);
   }
 }
 
-const Stat = Type.Union(['mean', 'sum', 'min', 'max', 'count', 'total', 'devices'].map((s) => Type.Literal(s)));
+/** What the `mesh` connector can read of a merged window. */
+export const MeshStat = Type.Union(
+  ['mean', 'sum', 'min', 'max', 'count', 'total', 'devices', 'complete', 'missing'].map((s) => Type.Literal(s)),
+  { description: 'mean (count-weighted), sum, min, max, count, devices, total (Σ mean × devices), complete (1, or 0 when computed without a child), missing (children not in)' },
+);
+
+/** A stat of a judged window; undefined when the window has no values for it (mean, min, max, total of an empty window). */
+export function statOf({ window: w, state }: Judged, stat: string): number | undefined {
+  switch (stat) {
+    case 'mean':
+      return w.count ? w.sum / w.count : undefined;
+    case 'min':
+    case 'max':
+    case 'total':
+      return w.count ? w[stat] : undefined;
+    case 'complete':
+      return state === 'complete' ? 1 : 0;
+    case 'missing':
+      return w.missing.length;
+    default:
+      return (w as unknown as Record<string, number>)[stat];
+  }
+}
 
 /**
- * The `mesh` connector: a coordinator's rules read merged windows like any other indicator,
- * so they store them, compute formulas over them and decide on them — and, when the coordinator
- * is itself a delegate, send their own partials further up.
+ * The `mesh` connector: a coordinator's rules read merged windows like any other indicator. Each
+ * read returns the windows that became ready (or changed, a late partial merged) since the last
+ * read, stamped with the window's own start: nothing when no window came, never the same figure
+ * again under a new time. `stat: complete` says whether a window was computed with every child.
  */
 export function meshConnector(merged: MergedWindows) {
   return defineConnector({
     scheme: 'mesh',
-    summary: "the newest window merged from child probes' partial aggregates",
-    params: Type.Object({ indicator: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), stat: Stat }, { additionalProperties: false }),
+    summary: "windows merged from child probes' partial aggregates, each under its own start time",
+    params: Type.Object({ indicator: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), stat: MeshStat }, { additionalProperties: false }),
     perDevice: false,
     start: () => ({
       async read(requests) {
         return requests.map((r) => {
           const { indicator, stat } = r.params as { indicator: string; stat: string };
-          const w = merged.latest(indicator);
-          if (!w || w.count === 0) return failure('not-found', `no child has sent a window of '${indicator}' yet`, true);
-          const v = stat === 'mean' ? w.sum / w.count : (w as unknown as Record<string, number>)[stat]!;
-          return reading(v);
+          if (!merged.has(indicator)) return failure('not-found', `no child has sent a window of '${indicator}' yet`, true);
+          const samples = merged.take(r.indicator, indicator).flatMap((j) => {
+            const datum = statOf(j, stat);
+            return datum === undefined ? [] : [{ datum, ts: j.window.windowStart }];
+          });
+          return { ok: true as const, samples };
         });
       },
       async stop() {},

@@ -1,0 +1,124 @@
+import type { ChildSpec } from '@probemesh/core';
+import type { Alert } from '@probemesh/model';
+import { loopChild } from './child.js';
+import type { MeshContext } from './context.js';
+import type { Membership } from './membership.js';
+import type { Judge } from './merged.js';
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/**
+ * What a coordinator knows of its children: which they are (its `children` setting, or the probes
+ * naming it their parent), which owe an indicator's windows (as their heartbeats say), which are
+ * alive (by heartbeats only), and how long a late window is waited for: `grace` after the latest of
+ * the window's end, this probe's (re)connection to NATS, and the child's last partial merged here —
+ * so a child catching up a backlog is waited for as long as its windows keep coming.
+ */
+export class Coordination implements Judge {
+  constructor(
+    private readonly ctx: MeshContext,
+    private readonly members: Membership,
+    /** When each child last had a partial merged here. */
+    private readonly progress: ReadonlyMap<string, number>,
+    private readonly opts: { children?: readonly string[]; graceMs?: number; missedHeartbeats: number },
+  ) {}
+
+  now(): number {
+    return this.ctx.clock.now();
+  }
+
+  /** The children this coordinator waits for. */
+  children(): string[] {
+    return [...(this.opts.children ?? this.members.childrenOf(this.ctx.id))];
+  }
+
+  owing(indicator: string): string[] {
+    return this.children().filter((child) => {
+      const hb = this.members.get(child);
+      return hb === undefined || (hb.partials?.indicators.includes(indicator) ?? false); // never heard: it may owe anything
+    });
+  }
+
+  alive(child: string): boolean {
+    return this.members.alive(child);
+  }
+
+  private grace(windowMs: number): number {
+    return this.opts.graceMs ?? 3 * windowMs;
+  }
+
+  /** Since when a child is waited for, at the earliest `from`; undefined while this probe is away from NATS. */
+  private waitingSince(child: string, from: number): number | undefined {
+    const since = this.ctx.link.connectedSince;
+    return since === undefined ? undefined : Math.max(from, since, this.progress.get(child) ?? -Infinity);
+  }
+
+  deadline(child: string, w: { windowStart: number; windowEnd: number }): number | undefined {
+    const since = this.waitingSince(child, w.windowEnd);
+    return since === undefined ? undefined : since + this.grace(w.windowEnd - w.windowStart);
+  }
+
+  /** Why a child counts as stale now (missed heartbeats, or heartbeats but no windows), or undefined. */
+  staleness(child: string): string | undefined {
+    if (!this.alive(child)) {
+      const seen = this.members.lastSeen(child);
+      return `probe ${child} missed ${this.opts.missedHeartbeats} heartbeats (${seen === undefined ? 'never heard' : `last heard ${iso(seen)}`})`;
+    }
+    const owed = this.members.get(child)?.partials;
+    if (!owed) return undefined;
+    const since = this.waitingSince(child, -Infinity);
+    if (since !== undefined && this.now() - since > owed.windowMs + this.grace(owed.windowMs))
+      return `probe ${child} sends heartbeats but its windows stopped arriving (${this.progress.has(child) ? `last merged ${iso(this.progress.get(child)!)}` : 'none merged yet'})`;
+    return undefined;
+  }
+}
+
+/**
+ * The dead-man watch of a coordinator: every heartbeat period it raises an alert (rule `mesh`,
+ * decision `stale`, device = the child) for each child that missed its heartbeats or whose windows
+ * stopped arriving, and resolves it once the child is back. Alerts it raised before a restart are
+ * taken from the followed alert book, so they resolve too.
+ */
+export class DeadMan {
+  private readonly firing = new Map<string, Alert>();
+
+  constructor(
+    private readonly ctx: MeshContext,
+    private readonly coordination: Coordination,
+    book: ReadonlyMap<string, Alert>,
+    private readonly raise: (a: Alert) => void,
+  ) {
+    for (const a of book.values()) if (a.probe === ctx.id && a.rule === 'mesh' && a.state === 'firing' && a.device) this.firing.set(a.device, a);
+  }
+
+  /** Raises and resolves once, for the children's state now. */
+  check(): void {
+    const now = this.ctx.clock.now();
+    const children = new Set(this.coordination.children());
+    for (const child of children) {
+      const why = this.coordination.staleness(child);
+      const had = this.firing.get(child);
+      if (why && !had) {
+        const a: Alert = { id: `${this.ctx.id}.mesh.stale.${child}`, probe: this.ctx.id, rule: 'mesh', decision: 'stale', device: child, severity: 'warning', state: 'firing', message: why, since: now, ts: now };
+        this.firing.set(child, a);
+        this.raise(a);
+      } else if (!why && had) this.resolve(child, had, `probe ${child} is back`, now);
+    }
+    // A child no longer listed (the operator removed it) is not stale any more.
+    for (const [child, had] of this.firing) if (!children.has(child)) this.resolve(child, had, `probe ${child} is no longer a child of ${this.ctx.id}`, now);
+  }
+
+  private resolve(child: string, had: Alert, message: string, now: number): void {
+    this.firing.delete(child);
+    this.raise({ ...had, state: 'resolved', message, ts: now });
+  }
+
+  spec(everyMs: number): ChildSpec {
+    return loopChild('dead-man', async (signal) => {
+      for (;;) {
+        await this.ctx.clock.sleep(everyMs, signal);
+        this.check();
+      }
+    });
+  }
+}

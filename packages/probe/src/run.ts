@@ -3,7 +3,7 @@ import type { Connector } from '@probemesh/core';
 import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type LogFn } from '@probemesh/runtime';
 import { createApi, readTls, serve } from '@probemesh/api';
-import { MergedWindows, MeshNode, meshConnector, watchConfig } from '@probemesh/mesh';
+import { MergedWindows, MeshNode, meshConnector } from '@probemesh/mesh';
 import { builtinConnectors } from './connectors.js';
 
 /** A probe with its HTTP API, as `probemesh probe` runs it. */
@@ -47,7 +47,6 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
     { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] },
   );
   let mesh: MeshNode | undefined;
-  let watcher: { stop(): void } | undefined;
   try {
     const host = config.http?.host ?? '127.0.0.1';
     if (config.nats) {
@@ -65,23 +64,20 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
             ? { streams: { ...(config.mesh.streams.maxAge ? { maxAgeMs: durationMs(config.mesh.streams.maxAge) } : {}), ...(config.mesh.streams.maxBytes ? { maxBytes: config.mesh.streams.maxBytes } : {}) } }
             : {}),
           log: (level, message) => log(level, `[mesh] ${message}`),
+          // Flash: a config put in KV (probemesh flash) replaces this probe's entities live.
+          config: {
+            async apply(cfg, rev) {
+              await probe.replaceAll({ devices: cfg.devices ?? [], indicators: cfg.indicators ?? [], rules: cfg.rules ?? [] });
+              log('info', `applied flashed config revision ${rev}`);
+              const later = (['role', 'parent', 'group', 'dataDir', 'http', 'tokens', 'nats', 'mesh', 'retention'] as const).filter((k) => JSON.stringify(cfg[k]) !== JSON.stringify(config[k]));
+              if (later.length) log('warn', `flashed config revision ${rev} also changes ${later.join(', ')}: these apply when the probe restarts`);
+            },
+            invalid: (message, rev) => log('warn', `flashed config revision ${rev} not applied: ${message}`),
+          },
         },
         probe,
       );
-      log('info', `joined the mesh at ${config.nats.servers.join(', ')}; alerts on pm.alert.*.${config.id}.>`);
-      // Flash: a config put in KV (probemesh flash) replaces this probe's entities live.
-      watcher = await watchConfig(
-        mesh.nc,
-        config.id,
-        async (cfg, rev) => {
-          await probe.replaceAll({ devices: cfg.devices ?? [], indicators: cfg.indicators ?? [], rules: cfg.rules ?? [] });
-          log('info', `applied flashed config revision ${rev}`);
-          const later = (['role', 'parent', 'group', 'dataDir', 'http', 'tokens', 'nats', 'mesh', 'retention'] as const).filter((k) => JSON.stringify(cfg[k]) !== JSON.stringify(config[k]));
-          if (later.length) log('warn', `flashed config revision ${rev} also changes ${later.join(', ')}: these apply when the probe restarts`);
-        },
-        (message, rev) => log('warn', `flashed config revision ${rev} not applied: ${message}`),
-        config.nats.jsDomain,
-      );
+      log('info', `in the mesh at ${config.nats.servers.join(', ')}; alerts on pm.alert.*.${config.id}.>`);
     }
     const m = mesh;
     const app = createApi(probe, {
@@ -99,13 +95,11 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
       async stop() {
         app.close();
         await server.close();
-        watcher?.stop();
         await m?.stop();
         await probe.stop();
       },
     };
   } catch (err) {
-    watcher?.stop();
     await mesh?.stop();
     await probe.stop();
     throw err;

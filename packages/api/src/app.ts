@@ -20,7 +20,7 @@ export interface ApiOptions {
   mesh?: () => unknown;
   /** Alerts a coordinator received from other probes (`GET /mesh/alerts`). */
   meshAlerts?: (filter: { state?: AlertState; scope?: 'subtree' | 'mesh' }) => Alert[];
-  /** Limits of `/alerts/stream` (defaults: keep-alive 15 s, 256 KiB queued per client, 1,000 clients). */
+  /** Limits of `/alerts/stream` (defaults: keep-alive 15 s, 128 KiB queued per client, 500 clients). */
   sse?: Partial<SseLimits>;
   /** The clock of keep-alives (default: the system clock). */
   clock?: Clock;
@@ -50,7 +50,7 @@ export function createApi(service: ProbeService, opts: ApiOptions): Api {
   const sse = new SseHub(
     service,
     self,
-    { keepAliveMs: opts.sse?.keepAliveMs ?? 15_000, maxQueuedBytes: opts.sse?.maxQueuedBytes ?? 256 * 1024, maxSubscribers: opts.sse?.maxSubscribers ?? 1000 },
+    { keepAliveMs: opts.sse?.keepAliveMs ?? 15_000, maxQueuedBytes: opts.sse?.maxQueuedBytes ?? 128 * 1024, maxSubscribers: opts.sse?.maxSubscribers ?? 500 },
     opts.clock ?? systemClock,
   );
   app.close = () => sse.stop();

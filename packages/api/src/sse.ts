@@ -146,7 +146,7 @@ export class SseHub {
   private drop(s: Subscriber): void {
     if (!this.forget(s)) return;
     this.dropped++;
-    s.ctrl.error(new HttpError(503, 'slow-subscriber', 'the alert stream was dropped: the client did not read'));
+    s.ctrl.close();
     s.destroy?.();
   }
 

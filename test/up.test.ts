@@ -45,10 +45,10 @@ t.test('probemesh up — five networks and a site: merged IT power, PUE to the d
   t.match(await get('site', '/mesh/alerts'), [{ probe: 'net2', rule: 'servers', decision: 'cpu_hot', device: 'srv042', state: 'firing', value: 97 }], 'srv042 runs hot: net2 alerted the site');
   const alertCounts = async () => {
     const { jetstreamManager } = await import('@nats-io/jetstream');
-    const info = await (await jetstreamManager(nc)).streams.info('PM_ALERTS', { subjects_filter: 'pm.alert.>' });
+    const info = await (await jetstreamManager(nc)).streams.info('PM_ALERTS', { subjects_filter: 'pm.in.alert.>' }); // what probes publish; the stream republishes it on pm.alert.>
     return info.state.subjects;
   };
-  t.same(await alertCounts(), { 'pm.alert.warning.net2.servers': 1 }, 'PM_ALERTS holds it once, for subscribers and coordinators that were away');
+  t.same(await alertCounts(), { 'pm.in.alert.warning.net2.servers': 1 }, 'PM_ALERTS holds it once, for subscribers and coordinators that were away');
   t.match(await get('site', '/mesh/alerts?scope=everything'), { error: { message: "scope must be subtree or mesh, not 'everything'" } }, 'a bad scope says what is wrong');
   const viaSite = await get<Records>('site', '/query?probe=net2&indicator=cpu_load&device=srv042&last=1');
   t.equal(viaSite.records[0]?.datum, 97, 'a network probe queried through the site');
@@ -63,7 +63,7 @@ t.test('probemesh up — five networks and a site: merged IT power, PUE to the d
   t.equal(await last('it_power'), it, 'the same IT power as an uninterrupted run');
   t.equal(await last('pue'), facilityPowerW() / it);
   await new Promise((r) => setTimeout(r, 1000));
-  t.same(await alertCounts(), { 'pm.alert.warning.net2.servers': 1 }, 'still once: nothing re-sent by the restart');
+  t.same(await alertCounts(), { 'pm.in.alert.warning.net2.servers': 1 }, 'still once: nothing re-sent by the restart');
   t.ok(alerts.every((a) => a === 'pm.alert.warning.net2.servers srv042:firing') && alerts.length <= 1, `the subscriber saw it at most once (it may have joined after it fired): ${JSON.stringify(alerts)}`);
   t.same((await get<Array<{ decision: string }>>('site', '/mesh/alerts')).map((a) => a.decision), ['cpu_hot'], 'the restarted site still holds it, once');
 });

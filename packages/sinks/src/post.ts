@@ -139,6 +139,5 @@ function retryAfter(header: string | undefined, now: number): number | undefined
 
 /** Text from the network made safe for one log line: no control characters, bounded length. */
 function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, EXCERPT);
 }

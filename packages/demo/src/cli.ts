@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { durationMs } from '@probemesh/model';
 import { count, untilSignal } from '@probemesh/probe/internal';
 
 const usage = `probemesh-demo — probemesh on simulated devices, on this machine (run from the repository's top folder)
@@ -9,6 +10,12 @@ usage:
                                          the five-network data center: nats-server (hub and leaf node,
                                          from deploy/nats), 123 simulated SNMP servers and a UPS, five
                                          delegated probes, the site coordinator computing PUE
+  probemesh-demo up --netns [--day 24h] [--period 10s] [--dir D] [--for S]
+                                         (root) the research deployment whole, in network namespaces:
+                                         five bridged networks with servers, a switch (RMON, IF-MIB)
+                                         and a traffic source each; two delegates capture, three read
+                                         their switch; the site computes PUE, DCiE, CPE and CADE.
+                                         --day: how long a simulated day of traffic lasts
   probemesh-demo up --write-config <dir> write that mesh's probe configs (the documented example)
   probemesh-demo single [--config <file.yaml>] [--port N] [--for S]
                                          one probe (default mesh-config/single-probe.yaml) on a simulated
@@ -19,11 +26,26 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case undefined:
     case 'up': {
-      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, sensors: { type: 'string' }, steady: { type: 'boolean' }, 'write-config': { type: 'string' }, 'nats-config': { type: 'string' } } });
-      const { exampleLayout, up, writeConfigs } = await import('./index.js');
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, sensors: { type: 'string' }, steady: { type: 'boolean' }, 'write-config': { type: 'string' }, 'nats-config': { type: 'string' }, netns: { type: 'boolean' }, day: { type: 'string' } } });
+      const { exampleLayout, up, upNetns, writeConfigs } = await import('./index.js');
       if (values['write-config']) {
         for (const f of await writeConfigs(values['write-config'], exampleLayout())) console.log(`wrote ${f}`);
         return;
+      }
+      if (values.netns) {
+        const { netnsUnavailable } = await import('@probemesh/testkit');
+        const why = await netnsUnavailable();
+        if (!why) {
+          const mesh = await upNetns({
+            ...(values.dir ? { dir: values.dir } : {}),
+            ...(values.period ? { period: values.period } : {}),
+            ...(values['nats-config'] ? { natsConfigDir: values['nats-config'] } : {}),
+            ...(values.day ? { traffic: { dayMs: durationOption('--day', values.day) } } : {}),
+          });
+          stopAfter(values.for, () => mesh.stop());
+          return;
+        }
+        console.log(`probemesh-demo up --netns: ${why}; keeping the loopback layout (run as root for the namespaced one)`);
       }
       const mesh = await up({
         ...(values.port ? { port: count('--port', values.port, 1, 65_530) } : {}),
@@ -50,6 +72,15 @@ async function main(argv: string[]): Promise<void> {
       return;
     default:
       throw new Error(`unknown command '${cmd}'\n\n${usage}`);
+  }
+}
+
+/** A duration option ("10m", "24h"), or an error naming the option. */
+function durationOption(name: string, text: string): number {
+  try {
+    return durationMs(text);
+  } catch {
+    throw new Error(`${name} takes a duration such as 10m or 24h, not '${text}'`);
   }
 }
 

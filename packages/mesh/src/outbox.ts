@@ -72,11 +72,11 @@ export class AlertOutbox {
         }
         const item = this.queue[0]!;
         await untilDone(this.ctx, this.nats, `delivering alert ${item.alert.id}, ${this.queue.length} queued in the store`, (nc) => publishAlert(nc, js, item.alert), signal);
-        this.queue.shift();
         if (item.key) {
           await item.saved; // a delete before the put lands would leave it owed
           await store!.config.delete(meshStore.outbox, item.key);
         }
+        this.queue.shift();
         this.published++;
       }
     });

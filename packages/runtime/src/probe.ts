@@ -1,6 +1,6 @@
 import type { Clock, Connector, TimerHandle } from '@probemesh/core';
 import { NotFoundError, Supervisor, UnprocessableError, messageOf, systemClock } from '@probemesh/core';
-import type { Alert, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema } from '@probemesh/model';
+import type { Alert, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
 import { Datum as DatumSchema, Query as QuerySchema, check } from '@probemesh/model';
 import { Store } from '@probemesh/store';
 import { AlertBook } from './alerts.js';
@@ -308,6 +308,10 @@ export class Probe implements ProbeService {
 
   query(q: Query): QueryResult {
     return this.store.query(check(QuerySchema, q, 'query'));
+  }
+
+  scan(q: Query): Iterable<Value[]> {
+    return this.store.scan(check(QuerySchema, q, 'query'));
   }
 
   ruleStates(): RuleState[] {

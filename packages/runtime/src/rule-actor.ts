@@ -358,16 +358,20 @@ export class RuleActor implements Worker {
           return typeof v === 'number' ? v : null;
         }
         if (fn === 'rate') {
-          const q = store.query({ ...s, from: to - ms, to, mode: 'records' });
-          const recs = q.mode === 'records' ? q.records.filter((r) => typeof r.datum === 'number') : [];
-          if (recs.length < 2) return null;
+          let first: Value | undefined;
+          let prev: number | undefined;
+          let lastTs = 0;
           let inc = 0;
-          for (let i = 1; i < recs.length; i++) {
-            const a = recs[i - 1]!.datum as number;
-            const b = recs[i]!.datum as number;
-            inc += b >= a ? b - a : b; // a counter reset starts again from zero
+          for (const page of store.scan({ ...s, from: to - ms, to })) {
+            for (const r of page) {
+              if (typeof r.datum !== 'number') continue;
+              first ??= r;
+              if (prev !== undefined) inc += r.datum >= prev ? r.datum - prev : r.datum; // a counter reset starts again from zero
+              prev = r.datum;
+              lastTs = r.ts;
+            }
           }
-          const dt = (recs[recs.length - 1]!.ts - recs[0]!.ts) / 1000;
+          const dt = first ? (lastTs - first.ts) / 1000 : 0;
           return dt > 0 ? inc / dt : null;
         }
         const w = store.window(s, to - ms, to);

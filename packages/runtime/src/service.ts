@@ -1,4 +1,4 @@
-import type { Alert, AlertState, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema } from '@probemesh/model';
+import type { Alert, AlertState, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
 
 /** The configuration collections a probe keeps, by their API names. */
 export const Kinds = { indicators: 'indicators', devices: 'devices', rules: 'rules' } as const;
@@ -63,7 +63,14 @@ export interface ProbeService {
   remove(kind: Kind, id: string): Promise<void>;
   /** Sets the value of a static indicator (creating it when absent). */
   setStatic(id: string, value: Datum): Promise<void>;
+  /** Answers a data-access query: records a page at a time (`limit`, `cursor` → `next`), aggregates, or `series` buckets. */
   query(q: Query): QueryResult;
+  /**
+   * The records of `q` page by page (`q.limit` each, default 10,000), for exports and streamed
+   * answers: one page in memory, nothing held open between pages. The first page is read at the
+   * call, so a bad query throws before anything is sent.
+   */
+  scan(q: Query): Iterable<Value[]>;
   ruleStates(): RuleState[];
   alerts(filter?: AlertFilter): Alert[];
   /** Calls `fn` with every alert transition (firing, resolved) from now on; returns an unsubscribe. */

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Query, QueryResult, Value } from '@probemesh/model';
+import { durationMs, type Query, type QueryResult, type Value } from '@probemesh/model';
 import { NotNumericError, Store, StoreError, type SeriesSelector } from './index.js';
 
 const MIN = 60_000;
@@ -51,8 +51,8 @@ function reference(all: Value[], q: Query): QueryResult {
   const mode = q.mode ?? 'records';
   if (mode === 'records') return { mode, records: rows };
   if (mode === 'count') return { mode, count: rows.length };
-  if (mode === 'series') throw new Error('series has its own reference');
   if (rows.some((r) => typeof r.datum !== 'number')) throw new Error('text');
+  if (mode === 'series') return referenceSeries(rows as Array<Value & { datum: number }>, durationMs(q.step!));
   const nums = rows as Array<Value & { datum: number }>;
   if (mode === 'sum' || mode === 'mean') {
     const sum = nums.reduce((a, r) => a + r.datum, 0);
@@ -62,6 +62,24 @@ function reference(all: Value[], q: Query): QueryResult {
   for (const r of nums) if (!best || (mode === 'max' ? r.datum > best.datum : r.datum < best.datum)) best = r; // rows are in order: the first wins ties
   return { mode, record: best ?? null };
 }
+
+/** Buckets of `step` the obvious way: numeric rows grouped by floor(ts / step), summed in time order. */
+function referenceSeries(rows: Array<Value & { datum: number }>, step: number): QueryResult {
+  const by = new Map<number, number[]>();
+  for (const r of rows) {
+    const ts = Math.floor(r.ts / step) * step;
+    let d = by.get(ts);
+    if (!d) by.set(ts, (d = []));
+    d.push(r.datum);
+  }
+  const buckets = [...by]
+    .sort(([a], [b]) => a - b)
+    .map(([ts, d]) => ({ ts, count: d.length, mean: d.reduce((a, b) => a + b, 0) / d.length, min: d.reduce((a, b) => Math.min(a, b)), max: d.reduce((a, b) => Math.max(a, b)) }));
+  return { mode: 'series', step, buckets };
+}
+
+/** A series answer as text, every figure to the last digit. */
+const bucketsOf = (r: QueryResult) => (r.mode === 'series' ? `${r.step}:${r.buckets.map((b) => [b.ts, b.count, b.mean, b.min, b.max].join(',')).join(';')}` : r.mode);
 
 /** window() the obvious way: numeric values only. */
 function referenceWindow(all: Value[], sel: SeriesSelector, from: number, to: number) {
@@ -190,6 +208,137 @@ t.test('store — every filter × mode matches a brute-force reference on random
   t.same(store.query({ indicator: 'nothing', mode: 'max' }), { mode: 'max', record: null });
   t.same(store.window({ indicator: 'nothing' }, T0, T0 + HOUR), { count: 0, sum: 0, min: Infinity, max: -Infinity });
   t.equal(store.stats().values, all.length);
+});
+
+/** Where two lists of records first differ ('' when they are equal). */
+function firstDifference(got: Value[], want: Value[]): string {
+  const key = (v: Value | undefined) => JSON.stringify(v && [v.indicator, v.device, v.instance, v.rule, v.ts, v.datum, Object.keys(v).length]);
+  const n = Math.max(got.length, want.length);
+  for (let i = 0; i < n; i++) if (key(got[i]) !== key(want[i])) return `at ${i} of ${want.length}: ${key(got[i])} vs ${key(want[i])}`;
+  return '';
+}
+
+/** Every page of `q` through `next`, with the number of pages. */
+function pages(store: Store, q: Query): { records: Value[]; pages: number } {
+  const records: Value[] = [];
+  let pages = 0;
+  for (let cursor: string | undefined; ; pages++) {
+    const r = store.query({ ...q, ...(cursor ? { cursor } : {}) });
+    if (r.mode !== 'records') throw new Error(`mode ${r.mode}`);
+    records.push(...r.records);
+    if (!r.next) return { records, pages: pages + 1 };
+    if (r.records.length === 0) throw new Error('an empty page with a next');
+    cursor = r.next;
+  }
+}
+
+t.test('store — paging through 250,000 records gives exactly the rows of the whole query, in order, none twice (equal timestamps across series)', async (t) => {
+  const store = await openStore(t);
+  const all: Value[] = [];
+  // 50 series sharing every timestamp, and 10 more on an odd grid, so page ends fall inside ties.
+  for (let k = 0; k < 4_500; k++) {
+    for (let d = 0; d < 50; d++) all.push({ indicator: 'p', device: `d${String(d).padStart(2, '0')}`, rule: 'r', ts: T0 + k * 1000, datum: k * 50 + d });
+    if (k < 2_500) for (let d = 0; d < 10; d++) all.push({ indicator: 'p', device: `e${d}`, ts: T0 + k * 1700 + 3, datum: -k });
+  }
+  for (let i = 0; i < all.length; i += 10_000) await store.append(all.slice(i, i + 10_000));
+  t.equal(all.length, 250_000);
+  const sorted = [...all].sort((a, b) => a.ts - b.ts || bySeries(a, b));
+
+  const whole = pages(store, { indicator: 'p', limit: 7_777 });
+  t.equal(whole.records.length, 250_000, 'every record, once');
+  t.equal(whole.pages, Math.ceil(250_000 / 7_777));
+  t.equal(new Set(whole.records.map((v) => `${v.device}/${v.ts}`)).size, 250_000, 'no record twice across page boundaries');
+  t.equal(firstDifference(whole.records, sorted), '', 'the pages are the whole query, in order');
+
+  const first = pages(store, { indicator: 'p', first: 100_000, limit: 30_000 });
+  t.equal(first.pages, 4);
+  t.equal(firstDifference(first.records, sorted.slice(0, 100_000)), '', 'first N paged');
+  const last = pages(store, { indicator: 'p', last: 120_001, limit: 50_000 });
+  t.equal(last.pages, 3);
+  t.equal(firstDifference(last.records, sorted.slice(-120_001)), '', 'last N paged, oldest first like the unpaged answer');
+  const ranged = pages(store, { indicator: 'p', from: T0 + 1_000_000, to: T0 + 3_000_003, rule: 'r', limit: 999 });
+  t.equal(firstDifference(ranged.records, sorted.filter((v) => v.rule === 'r' && v.ts >= T0 + 1_000_000 && v.ts < T0 + 3_000_003)), '', 'a range of one rule paged');
+  const fewer = pages(store, { indicator: 'p', last: 10, limit: 4 });
+  t.equal(firstDifference(fewer.records, sorted.slice(-10)), '', 'last 10 by 4');
+
+  const page = store.query({ indicator: 'p' });
+  t.equal(page.mode === 'records' && page.records.length, 10_000, 'without a limit a page holds 10,000 records');
+  t.ok(page.mode === 'records' && page.next, 'and says there is more');
+  const end = store.query({ indicator: 'p', first: 10_000 });
+  t.notOk(end.mode === 'records' && end.next, 'no next when the first N fit in the page');
+  t.equal([...store.scan({ indicator: 'p', device: 'd07', limit: 1_000 })].length, 5, 'scan yields page by page');
+  t.equal(firstDifference([...store.scan({ indicator: 'p', limit: 60_000 })].flat(), sorted), '', 'scan yields every record in order');
+});
+
+t.test('store — a cursor belongs to its query: a foreign or tampered one is refused with what to do', async (t) => {
+  const store = await openStore(t);
+  await store.append(Array.from({ length: 30 }, (_, i) => ({ indicator: 'x', device: `d${i % 3}`, ts: T0 + Math.floor(i / 3), datum: i })));
+  const r = store.query({ indicator: 'x', limit: 4 });
+  const next = r.mode === 'records' ? r.next! : '';
+  t.ok(next);
+  t.throws(() => store.query({ indicator: 'x', device: 'd1', cursor: next }), { name: 'StoreError', message: /cursor: it was given for other filters/ });
+  t.throws(() => store.query({ indicator: 'x', cursor: 'bm90IGEgY3Vyc29y' }), { name: 'StoreError', message: /cursor: not one this probe gave/ });
+  t.throws(() => store.query({ indicator: 'x', cursor: next.slice(0, -3) }), StoreError);
+  t.throws(() => store.query({ indicator: 'x', mode: 'mean', cursor: next }), { message: /limit and cursor page records; mode mean takes neither/ });
+  t.throws(() => store.query({ indicator: 'x', limit: 100_001 }), { message: /limit must be a whole number from 1 to 100000/ });
+  t.throws(() => store.scan({ indicator: 'x', device: 'd2', cursor: next }), StoreError, 'scan refuses a bad query at the call, before any page is sent');
+  const rest = store.query({ indicator: 'x', cursor: next, limit: 100 });
+  t.same(rest.mode === 'records' && rest.records.map((v) => v.datum), Array.from({ length: 26 }, (_, i) => i + 4), 'the limit may change between pages');
+});
+
+t.test('store — series buckets equal a brute-force computation to the digit, at every step and edge', async (t) => {
+  const store = await openStore(t);
+  const rand = rng(7);
+  const all: Value[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < 20_000; i++) {
+    const device = ['a', 'b', 'c'][Math.floor(rand() * 3)]!;
+    const ts = i % 7 === 0 ? T0 + Math.floor(rand() * 72) * HOUR - (i % 2) : T0 + Math.floor(rand() * 3 * 24 * HOUR);
+    if (seen.has(`${device}/${ts}`)) continue;
+    seen.add(`${device}/${ts}`);
+    all.push({ indicator: 'v', device, ts, datum: Math.floor(rand() * 2000) / 8 - 100 }); // eighths: sums stay exact in binary
+  }
+  all.push({ indicator: 'state', device: 'a', ts: T0 + 5, datum: 'on' });
+  for (const v of [...all].sort(() => rand() - 0.5).reduce<Value[][]>((b, v, i) => (i % 3000 ? b[b.length - 1]!.push(v) : b.push([v]), b), [])) await store.append(v);
+
+  const edges = [undefined, T0, T0 + 1, T0 + 90_001, T0 + HOUR, T0 + 25 * HOUR + 17 * MIN + 3_333, T0 + 48 * HOUR, T0 + 72 * HOUR, T0 + 72 * HOUR + 5];
+  const failures: string[] = [];
+  let n = 0;
+  for (const step of ['1m', '5m', '1h', '2h', '1d', '90s', '10s', 3_600_000, '7d']) {
+    for (const sel of [{ indicator: 'v' }, { indicator: 'v', device: 'b' }, { device: 'c' }] as SeriesSelector[]) {
+      const selected = all.filter((v) => selects(sel, v)).sort((a, b) => a.ts - b.ts);
+      for (let i = 0; i < 6; i++) {
+        let from = edges[Math.floor(rand() * edges.length)];
+        let to = edges[Math.floor(rand() * edges.length)];
+        if (from !== undefined && to !== undefined && from > to) [from, to] = [to, from];
+        const q: Query = { ...sel, mode: 'series', step, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+        let got: QueryResult | Error;
+        try {
+          got = store.query(q);
+        } catch (err) {
+          got = err as Error;
+        }
+        const [a, b] = [from ?? selected[0]!.ts, to ?? selected[selected.length - 1]!.ts + 1];
+        const ms = durationMs(step);
+        if (Math.ceil(b / ms) - Math.floor(a / ms) > 10_000) {
+          if (!(got instanceof StoreError && /more than 10,000/.test(got.message))) failures.push(`${JSON.stringify(q)}: expected too many buckets`);
+          continue;
+        }
+        n++;
+        const want = reference(selected, q);
+        if (got instanceof Error || bucketsOf(got) !== bucketsOf(want)) failures.push(`${JSON.stringify(q)}: ${differs(got, want)}`);
+      }
+    }
+  }
+  t.same(failures.slice(0, 5), [], `all ${n} series queries agree with the reference, mean to the last digit`);
+  const day = store.query({ indicator: 'v', mode: 'series', step: '1d' });
+  t.same(day.mode === 'series' && day.buckets.map((b) => b.ts), [T0 - (T0 % (24 * HOUR)), T0 - (T0 % (24 * HOUR)) + 24 * HOUR, T0 - (T0 % (24 * HOUR)) + 48 * HOUR, T0 - (T0 % (24 * HOUR)) + 72 * HOUR].filter((ts) => ts + 24 * HOUR > T0 && ts < T0 + 72 * HOUR), 'buckets start at multiples of the step');
+  t.throws(() => store.query({ indicator: 'v', mode: 'series', step: '1m', from: T0, to: T0 + 30 * 24 * HOUR }), { name: 'StoreError', message: /step "1m" gives 43,200 buckets over this range, more than 10,000: use a step of at least 5m or a shorter range/ });
+  t.throws(() => store.query({ indicator: 'state', mode: 'series', step: '1h' }), NotNumericError, 'text values cannot be charted');
+  t.throws(() => store.query({ indicator: 'v', mode: 'series' }), { message: /mode series needs a step/ });
+  t.throws(() => store.query({ indicator: 'v', mode: 'series', step: '1h', last: 5 }), { message: /takes from and to, not first or last/ });
+  t.throws(() => store.query({ indicator: 'v', mode: 'mean', step: '1h' }), { message: /step is for mode series/ });
+  t.same(store.query({ indicator: 'none', mode: 'series', step: '1h' }), { mode: 'series', step: HOUR, buckets: [] }, 'nothing selected: no buckets');
 });
 
 t.test('store — roll-ups stay exact when values are overwritten, in one batch and across batches', async (t) => {
@@ -346,7 +495,7 @@ t.test('store — close during retention: the run stops between transactions, ro
   await Promise.all([run, store.close()]);
   store = Store.open({ path });
   t.teardown(() => store.close());
-  const left = (store.query({ indicator: 'r' }) as { records: Value[] }).records;
+  const left = [...store.scan({ indicator: 'r' })].flat();
   t.ok(left.length < values.length, `some were deleted (${values.length - left.length})`);
   for (const d of ['d0', 'd7', 'd19']) t.same(store.window({ indicator: 'r', device: d }, 0, now), referenceWindow(left, { device: d }, 0, now), `roll-ups of ${d} agree with the rows`);
 });
@@ -435,10 +584,10 @@ for (let batch = 0; batch < 100000; batch++) {
   t.ok(count >= (last + 1) * 1000, `every reported batch is there (${count} ≥ ${(last + 1) * 1000})`);
   const batches = Math.floor(count / 1000);
   // Small appends of the last batch may have committed in part; all earlier batches are whole.
-  const rows = (store.query({ indicator: 'w', to: T0 + batches * 1000 }) as { records: Value[] }).records;
+  const rows = [...store.scan({ indicator: 'w', to: T0 + batches * 1000 })].flat();
   t.equal(rows.length, batches * 1000, 'every batch before the last is whole');
   t.ok(rows.every((r) => r.datum === Math.floor((r.ts - T0) / 1000)), 'every row holds its batch number');
-  const all = (store.query({ indicator: 'w' }) as { records: Value[] }).records;
+  const all = [...store.scan({ indicator: 'w' })].flat();
   for (const d of ['d0', 'd1', 'd2', 'd3']) {
     t.same(store.window({ indicator: 'w', device: d }, 0, T0 + 10 * HOUR), referenceWindow(all, { device: d }, 0, T0 + 10 * HOUR), `roll-ups of ${d} agree with the rows`);
   }

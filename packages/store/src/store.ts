@@ -1,6 +1,9 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { NotNumericError, StoreError } from '@probemesh/core';
-import type { Datum, Query, QueryResult, Value } from '@probemesh/model';
+import type { Datum, Query, QueryResult, SeriesBucket, Value } from '@probemesh/model';
+import { DEFAULT_LIMIT, MAX_BUCKETS, MAX_LIMIT, durationMs } from '@probemesh/model';
+import { decodeCursor, encodeCursor, type Position } from './cursor.js';
+import { HOUR, MINUTE, addToBucket, emptyBucket, mergeBucket, spans, type Bucket, type Level } from './rollup.js';
 
 /** A set of series: each part that is given must match; absent parts match anything. */
 export type SeriesSelector = { indicator?: string; device?: string; instance?: string; rule?: string };
@@ -47,9 +50,6 @@ interface Cached {
   b: Bucket;
 }
 
-/** A roll-up bucket: numeric count, sum, min and max (with their timestamps), and the count of text values. */
-type Bucket = [n: number, sum: number, min: number, minTs: number, max: number, maxTs: number, text: number];
-
 /** What the queued appends add to one bucket; `replaced` when one overwrote a value (then the bucket is rebuilt). */
 interface Delta {
   start: number;
@@ -57,49 +57,24 @@ interface Delta {
   replaced: boolean;
 }
 
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
 const MAX_TS = 8.64e15; // the largest Date
 const CHUNK = 5_000; // deletions per retention transaction
 
-const emptyBucket = (): Bucket => [0, 0, Infinity, 0, -Infinity, 0, 0];
-
-/** Merges `b` into `a`; ties on min/max keep the earlier timestamp. */
-function mergeBucket(a: Bucket, b: Bucket): void {
-  a[0] += b[0];
-  a[1] += b[1];
-  if (b[2] < a[2] || (b[2] === a[2] && b[3] < a[3])) {
-    a[2] = b[2];
-    a[3] = b[3];
-  }
-  if (b[4] > a[4] || (b[4] === a[4] && b[5] < a[5])) {
-    a[4] = b[4];
-    a[5] = b[5];
-  }
-  a[6] += b[6];
-}
-
-function addToBucket(b: Bucket, ts: number, d: Datum): void {
-  if (typeof d !== 'number') {
-    b[6]++;
-    return;
-  }
-  b[0]++;
-  b[1] += d;
-  if (d < b[2] || (d === b[2] && ts < b[3])) {
-    b[2] = d;
-    b[3] = ts;
-  }
-  if (d > b[4] || (d === b[4] && ts < b[5])) {
-    b[4] = d;
-    b[5] = ts;
-  }
-}
-
 /** Series order: indicator, device, instance, rule (JS string order); ties in time are merged in it. */
-function compareSeries(a: Series, b: Series): number {
+function compareSeries(a: Omit<Series, 'id'>, b: Omit<Series, 'id'>): number {
   for (const k of ['indicator', 'device', 'instance', 'rule'] as const) if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
   return 0;
+}
+
+const MODES: readonly string[] = ['records', 'max', 'min', 'mean', 'sum', 'count', 'series'];
+
+/** Steps suggested when one gives too many buckets. */
+const NICE_STEPS = [1, 10, 100, 1e3, 5e3, 10e3, 30e3, MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR, 7 * 24 * HOUR];
+
+/** "5m", "2h", "1d": the largest unit that divides `ms`. */
+function formatMs(ms: number): string {
+  const [unit, size] = ([['d', 24 * HOUR], ['h', HOUR], ['m', MINUTE], ['s', 1e3]] as const).find(([, n]) => ms % n === 0) ?? ['ms', 1];
+  return `${ms / size}${unit}`;
 }
 
 function bad(v: Value, what: string): StoreError {
@@ -367,13 +342,14 @@ export class Store {
     return v;
   }
 
-  /** Rows of one series in [from, to), oldest first or newest first, at most `limit`. */
-  private *rows(s: Series, from: number, to: number, reverse = false, limit?: number): Generator<[number, Datum]> {
+  /** Rows of one series in [from, to), oldest first or newest first, at most `limit`; with `keys` the data is not read (0). */
+  private *rows(s: Series, from: number, to: number, reverse = false, limit?: number, keys = false): Generator<[number, Datum]> {
     const range = reverse
-      ? this.values.getRange({ start: [s.id, to], end: [s.id, from - 1], reverse: true, ...(limit ? { limit: limit + 1 } : {}) }) // end is exclusive: step past `from`
-      : this.values.getRange({ start: [s.id, from], end: [s.id, to], ...(limit ? { limit } : {}) });
+      ? { start: [s.id, to], end: [s.id, from - 1], reverse: true, ...(limit ? { limit: limit + 1 } : {}) } // end is exclusive: step past `from`
+      : { start: [s.id, from], end: [s.id, to], ...(limit ? { limit } : {}) };
+    const entries = keys ? this.values.getKeys(range).map((key) => ({ key, value: 0 as Datum })) : this.values.getRange(range);
     let n = 0;
-    for (const { key, value } of range) {
+    for (const { key, value } of entries) {
       const ts = key[1];
       if (ts < from || ts >= to) continue; // a reverse range starts at `to` itself
       yield [ts, value];
@@ -396,18 +372,8 @@ export class Store {
 
   /** The aggregate of one series over [from, to): raw rows at the ragged ends, minute and hour buckets between. */
   private aggregateSeries(s: Series, from: number, to: number): Bucket {
-    const a = Math.ceil(from / MINUTE) * MINUTE;
-    const b = Math.floor(to / MINUTE) * MINUTE;
-    if (a >= b) return this.rawBucket(s, from, to);
-    const out = this.rawBucket(s, from, a);
-    mergeBucket(out, this.rawBucket(s, b, to));
-    const A = Math.ceil(a / HOUR) * HOUR;
-    const B = Math.floor(b / HOUR) * HOUR;
-    if (A < B) {
-      mergeBucket(out, this.mergedBuckets(s, 0, a, A));
-      mergeBucket(out, this.mergedBuckets(s, 1, A, B));
-      mergeBucket(out, this.mergedBuckets(s, 0, B, b));
-    } else mergeBucket(out, this.mergedBuckets(s, 0, a, b));
+    const out = emptyBucket();
+    for (const [level, a, b] of spans(from, to, 1)) mergeBucket(out, level < 0 ? this.rawBucket(s, a, b) : this.mergedBuckets(s, level as 0 | 1, a, b));
     return out;
   }
 
@@ -429,22 +395,12 @@ export class Store {
     return best;
   }
 
-  /** Records of the selected series over [from, to), merged by time (ties in series order); first or last `n` when given. */
-  private records(list: Live[], from: number, to: number, first?: number, last?: number): Value[] {
-    const n = first ?? last;
-    if (n !== undefined && list.length > 1) return this.merged(list, from, to, n, last !== undefined);
-    const out: Value[] = [];
-    for (const s of list) {
-      const part = [...this.rows(s, from, to, last !== undefined, n)];
-      if (last !== undefined) part.reverse();
-      for (const [ts, d] of part) out.push(this.toValue(s, ts, d));
-    }
-    if (list.length > 1) out.sort((a, b) => a.ts - b.ts); // stable: series order within a timestamp
-    return out;
-  }
-
-  /** The first (or last) `n` records of several series, merged lazily: reads about n + series rows, not n × series. */
-  private merged(list: Live[], from: number, to: number, n: number, reverse: boolean): Value[] {
+  /**
+   * The rows of several series over [from, to), merged lazily by time (ties in series order), oldest
+   * first, or newest first when `reverse`: holds one row per series, whatever the range. Forward,
+   * `after` starts past a position (or at it when `inclusive`).
+   */
+  private *merged(list: Live[], from: number, to: number, reverse = false, after?: Position, inclusive = false, keys = false): Generator<[Live, number, Datum]> {
     type Head = { i: number; it: Iterator<[number, Datum]>; ts: number; d: Datum };
     // Taken first: the earliest (latest when reversed); on a tie the first series (last when reversed).
     const before = (a: Head, b: Head) => (reverse ? a.ts > b.ts || (a.ts === b.ts && a.i > b.i) : a.ts < b.ts || (a.ts === b.ts && a.i < b.i));
@@ -476,27 +432,155 @@ export class Store {
       }
       return top;
     };
-    list.forEach((s, i) => {
-      const it = this.rows(s, from, to, reverse, n);
-      const r = it.next();
-      if (!r.done) push({ i, it, ts: r.value[0], d: r.value[1] });
-    });
-    const out: Value[] = [];
-    while (out.length < n && heap.length > 0) {
-      const h = pop();
-      out.push(this.toValue(list[h.i]!, h.ts, h.d));
-      const r = h.it.next();
-      if (!r.done) {
-        h.ts = r.value[0];
-        h.d = r.value[1];
-        push(h);
+    const mark = after && { indicator: after.series[0], device: after.series[1], instance: after.series[2], rule: after.series[3] };
+    try {
+      list.forEach((s, i) => {
+        // Past the mark: its own time in series after the mark's (or the mark's own, when inclusive), the next ms in the others.
+        const c = mark ? compareSeries(s, mark) : 0;
+        const start = after ? Math.max(from, c > 0 || (c === 0 && inclusive) ? after.ts : after.ts + 1) : from;
+        const it = this.rows(s, start, to, reverse, undefined, keys);
+        const r = it.next();
+        if (!r.done) push({ i, it, ts: r.value[0], d: r.value[1] });
+      });
+      while (heap.length > 0) {
+        const h = pop();
+        yield [list[h.i]!, h.ts, h.d];
+        const r = h.it.next();
+        if (!r.done) {
+          h.ts = r.value[0];
+          h.d = r.value[1];
+          push(h);
+        }
       }
+    } finally {
+      for (const h of heap) h.it.return?.(undefined); // ends their range reads
     }
-    for (const h of heap) h.it.return?.(undefined); // ends their range reads
-    return reverse ? out.reverse() : out;
   }
 
-  /** Answers the data-access query (DESIGN.md §1): `from` inclusive, `to` exclusive; throws StoreError or NotNumericError. */
+  /** The position of a merged row, for a cursor. */
+  private position(s: Series, ts: number, remaining?: number): Position {
+    return { ts, series: [s.indicator, s.device, s.instance, s.rule], ...(remaining !== undefined ? { remaining } : {}) };
+  }
+
+  /**
+   * One page of records: at most `limit`, from the cursor's position (or the start of the
+   * selection: the range, its first N, or its last N), with `next` when more remain.
+   */
+  private page(list: Live[], q: Query, from: number, to: number, limit: number): { records: Value[]; next?: string } {
+    let start: Position | undefined;
+    let inclusive = false;
+    let remaining = q.first ?? q.last;
+    if (q.cursor !== undefined) {
+      start = decodeCursor({ ...q, cursor: q.cursor });
+      remaining = start.remaining;
+    } else if (q.last !== undefined) {
+      // The page starts at the last-th newest row: found reading keys backwards, one row per series held.
+      let n = 0;
+      for (const [s, ts] of this.merged(list, from, to, true, undefined, false, true)) {
+        start = this.position(s, ts);
+        if (++n === q.last) break;
+      }
+      inclusive = true;
+    }
+    const take = Math.min(limit, remaining ?? Infinity);
+    const records: Value[] = [];
+    let more = false;
+    let end: [Live, number] | undefined;
+    if (take > 0) {
+      for (const [s, ts, d] of this.merged(list, from, to, false, start, inclusive)) {
+        if (records.length === take) {
+          more = true;
+          break;
+        }
+        records.push(this.toValue(s, ts, d));
+        end = [s, ts];
+      }
+    }
+    const left = remaining === undefined ? undefined : remaining - records.length;
+    if (!more || left === 0 || !end) return { records };
+    return { records, next: encodeCursor(q, this.position(end[0], end[1], left)) };
+  }
+
+  /** The numeric aggregate of the first or last `n` rows (a `picked` max or min: the earliest on ties). */
+  private aggregateRows(list: Live[], from: number, to: number, n: number, reverse: boolean, mode: 'max' | 'min' | 'other', agg: Bucket, text: Set<string>): Value | undefined {
+    let picked: Value | undefined;
+    let left = n;
+    for (const [s, ts, d] of this.merged(list, from, to, reverse)) {
+      if (left-- === 0) break;
+      addToBucket(agg, ts, d);
+      if (typeof d === 'string') text.add(s.indicator);
+      else if (mode !== 'other') {
+        const p = picked?.datum as number;
+        // Read backwards, an equal value is an earlier record: it wins the tie.
+        if (!picked || (mode === 'max' ? d > p : d < p) || (reverse && d === p)) picked = this.toValue(s, ts, d);
+      }
+    }
+    return picked;
+  }
+
+  /**
+   * Buckets of `step` ms over [from, to) (from the selection's first to its last value when not
+   * given), merged across the selected series, each read at the coarsest roll-up that fits inside
+   * the step: hours, minutes, or rows for steps that are not whole minutes.
+   */
+  private buckets(list: Live[], q: Query): QueryResult {
+    if (q.step === undefined) throw new StoreError('mode series needs a step, e.g. "1m" or "1h"');
+    const step = durationMs(q.step);
+    if (!(Number.isSafeInteger(step) && step >= 1)) throw new StoreError(`step must be at least 1 ms, not ${JSON.stringify(q.step)}`);
+    let from = q.from;
+    let to = q.to;
+    if (from === undefined || to === undefined) {
+      let oldest = Infinity;
+      let newest = -Infinity;
+      for (const s of list) {
+        if (from === undefined) for (const [ts] of this.rows(s, 0, to ?? MAX_TS, false, 1, true)) oldest = Math.min(oldest, ts);
+        if (to === undefined) for (const [ts] of this.rows(s, from ?? 0, MAX_TS, true, 1, true)) newest = Math.max(newest, ts);
+      }
+      from ??= oldest;
+      to ??= newest + 1;
+    }
+    if (!(from < to)) return { mode: 'series', step, buckets: [] };
+    const first = Math.floor(from / step);
+    const count = Math.ceil(to / step) - first;
+    if (count > MAX_BUCKETS) {
+      const fits = NICE_STEPS.find((n) => Math.ceil(to! / n) - Math.floor(from! / n) <= MAX_BUCKETS);
+      throw new StoreError(
+        `step ${JSON.stringify(q.step)} gives ${count.toLocaleString('en')} buckets over this range, more than ${MAX_BUCKETS.toLocaleString('en')}: use ${fits ? `a step of at least ${formatMs(fits)}` : 'a longer step'} or a shorter range`,
+      );
+    }
+    const top: Level = step % HOUR === 0 ? 1 : step % MINUTE === 0 ? 0 : -1;
+    const acc: Array<Bucket | undefined> = new Array(count);
+    const at = (ts: number): Bucket => (acc[Math.floor(ts / step) - first] ??= emptyBucket());
+    const text = new Set<string>();
+    for (const s of list) {
+      let texts = 0;
+      for (const [level, a, b] of spans(from, to, top)) {
+        if (level < 0)
+          for (const [ts, d] of this.rows(s, a, b)) {
+            addToBucket(at(ts), ts, d);
+            if (typeof d === 'string') texts++;
+          }
+        else
+          for (const { key, value } of this.rollups.getRange({ start: [s.id, level, a], end: [s.id, level, b] })) {
+            mergeBucket(at(key[2]), value);
+            texts += value[6];
+          }
+      }
+      if (texts > 0) text.add(s.indicator);
+    }
+    if (text.size > 0) throw new NotNumericError([...text], 'series');
+    const buckets: SeriesBucket[] = [];
+    acc.forEach((b, i) => {
+      if (b && b[0] > 0) buckets.push({ ts: (first + i) * step, count: b[0], mean: b[1] / b[0], min: b[2], max: b[4] });
+    });
+    return { mode: 'series', step, buckets };
+  }
+
+  /**
+   * Answers the data-access query (DESIGN.md §1): `from` inclusive, `to` exclusive; records a page
+   * at a time (`limit`, `cursor` → `next`); series in buckets of `step`. Throws StoreError (a bad
+   * query or cursor) or NotNumericError.
+   */
   query(q: Query): QueryResult {
     this.check();
     const mode = q.mode ?? 'records';
@@ -506,22 +590,27 @@ export class Store {
     }
     for (const k of ['from', 'to'] as const) if (q[k] !== undefined && !Number.isFinite(q[k])) throw new StoreError(`${k} must be a time in ms, not ${String(q[k])}`);
     if (q.first !== undefined && q.last !== undefined) throw new StoreError('a query takes first or last, not both');
-    if (!['records', 'max', 'min', 'mean', 'sum', 'count'].includes(mode)) throw new StoreError(`unknown mode '${String(mode)}'`);
-    if (mode === 'series') throw new StoreError('mode series is answered by the next version of the store');
+    if (!MODES.includes(mode)) throw new StoreError(`unknown mode '${String(mode)}'`);
+    if (mode !== 'records' && (q.limit !== undefined || q.cursor !== undefined)) throw new StoreError(`limit and cursor page records; mode ${mode} takes neither`);
+    if (mode !== 'series' && q.step !== undefined) throw new StoreError(`step is for mode series, not ${mode}`);
     const list = this.match(q);
+    if (mode === 'series') {
+      if (q.first !== undefined || q.last !== undefined) throw new StoreError('mode series takes from and to, not first or last');
+      return this.buckets(list, q);
+    }
     const from = q.from ?? 0;
     const to = q.to ?? MAX_TS;
-    const limited = q.first !== undefined || q.last !== undefined;
-    if (mode === 'records') return { mode, records: from < to ? this.records(list, from, to, q.first, q.last) : [] };
+    if (mode === 'records') {
+      const limit = q.limit ?? DEFAULT_LIMIT;
+      if (!(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT)) throw new StoreError(`limit must be a whole number from 1 to ${MAX_LIMIT}, not ${String(limit)}`);
+      return { mode, ...(from < to ? this.page(list, q, from, to, limit) : { records: [] }) };
+    }
     const agg = emptyBucket();
     const text = new Set<string>();
     let picked: Value | undefined; // the max or min record, the first one on ties
-    if (from < to && limited) {
-      for (const v of this.records(list, from, to, q.first, q.last)) {
-        addToBucket(agg, v.ts, v.datum);
-        if (typeof v.datum === 'string') text.add(v.indicator);
-        else if (!picked || (mode === 'max' ? v.datum > (picked.datum as number) : v.datum < (picked.datum as number))) picked = v;
-      }
+    const n = q.first ?? q.last;
+    if (from < to && n !== undefined) {
+      picked = this.aggregateRows(list, from, to, n, q.last !== undefined, mode === 'max' || mode === 'min' ? mode : 'other', agg, text);
     } else if (from < to) {
       const [v, t] = (mode === 'max' ? [4, 5] : [2, 3]) as [2 | 4, 3 | 5];
       for (const s of list) {
@@ -536,6 +625,24 @@ export class Store {
     if (text.size > 0) throw new NotNumericError([...text], mode);
     if (mode === 'mean' || mode === 'sum') return { mode, value: agg[0] === 0 ? null : mode === 'sum' ? agg[1] : agg[1] / agg[0], count: agg[0] };
     return { mode, record: agg[0] === 0 ? null : picked! };
+  }
+
+  /**
+   * The records of `q` page by page (`q.limit` each, default 10,000; from `q.cursor` when given),
+   * for exports and streamed answers: memory of one page, and no read is held open between pages,
+   * so a slow consumer never pins the file. The first page is read now, so a bad query throws
+   * here, before anything is sent; the others when asked for.
+   */
+  scan(q: Query): Iterable<Value[]> {
+    if ((q.mode ?? 'records') !== 'records') throw new StoreError(`scan reads records, not mode ${q.mode}`);
+    const page = (cursor?: string) => this.query({ ...q, mode: 'records', ...(cursor !== undefined ? { cursor } : {}) }) as { records: Value[]; next?: string };
+    const first = page(q.cursor);
+    return (function* () {
+      for (let r = first; ; r = page(r.next)) {
+        if (r.records.length) yield r.records;
+        if (r.next === undefined) return;
+      }
+    })();
   }
 
   /** Configuration entities (JSON values) by kind and id, in the same environment; puts and deletes are durable when they resolve. */

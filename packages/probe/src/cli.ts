@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { configFromBundle, loadConfig } from './config.js';
+import { builtinConnectors } from './connectors.js';
 import { count, untilSignal } from './options.js';
 import { runProbe } from './run.js';
 
@@ -28,8 +29,9 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, bundle: { type: 'string' }, wait: { type: 'string' } } });
       if (!values.config && !values.bundle) throw new Error('probemesh probe needs --config <file> or --bundle <boot bundle>');
       if (values.bundle) console.error(`reading this node's config from NATS KV (boot bundle ${values.bundle}) …`);
-      const config = values.config ? await loadConfig(values.config) : await configFromBundle(values.bundle!, count('--wait', values.wait ?? '60', 0, 86_400) * 1000);
-      const running = await runProbe(config);
+      const connectors = await builtinConnectors();
+      const config = values.config ? await loadConfig(values.config, { connectors }) : await configFromBundle(values.bundle!, count('--wait', values.wait ?? '60', 0, 86_400) * 1000);
+      const running = await runProbe(config, { connectors });
       untilSignal(() => running.stop());
       return;
     }
@@ -60,7 +62,8 @@ async function main(argv: string[]): Promise<void> {
     case 'flash': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, nats: { type: 'string' }, bundle: { type: 'string' } } });
       if (!values.config) throw new Error('probemesh flash needs --config <file>');
-      const config = await loadConfig(values.config);
+      // The probe's own checks: a config it would refuse is never stored.
+      const config = await loadConfig(values.config, { connectors: await builtinConnectors() });
       const servers = values.nats ? [values.nats] : config.nats?.servers;
       if (!servers) throw new Error('probemesh flash needs --nats <url> or a nats section in the config');
       const { flash, bootBundle, natsConnect } = await import('@probemesh/mesh');

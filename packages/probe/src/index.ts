@@ -1,4 +1,4 @@
 /** @probemesh/probe — run probes from config files. */
-export { parseConfig, loadConfig, configFromBundle } from './config.js';
+export { parseConfig, loadConfig, loadBundle, checkConfig, configFromBundle, ConfigError, type ConfigProblem } from './config.js';
 export { runProbe, consoleLog, type RunningProbe } from './run.js';
 export { builtinConnectors } from './connectors.js';

@@ -4,6 +4,7 @@ import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type LogFn } from '@probemesh/runtime';
 import { createApi, readTls, serve } from '@probemesh/api';
 import { MergedWindows, MeshNode, meshConnector } from '@probemesh/mesh';
+import { merges } from './config.js';
 import { builtinConnectors } from './connectors.js';
 
 /** A probe with its HTTP API, as `probemesh probe` runs it. */
@@ -32,7 +33,7 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
       }
     : undefined;
   // A coordinator merges its children's partials and reads them through the `mesh` connector.
-  const merged = config.nats && (config.role === 'coordinator' || config.mesh?.children) ? new MergedWindows(config.mesh?.children?.length ?? 0) : undefined;
+  const merged = merges(config) ? new MergedWindows(config.mesh?.children?.length ?? 0) : undefined;
   const connectors = [...(opts.connectors ?? (await builtinConnectors())), ...(merged ? [meshConnector(merged)] : [])];
   const probe = await Probe.start(
     {

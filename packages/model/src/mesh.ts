@@ -72,6 +72,7 @@ export const Heartbeat = Type.Object(
         {
           indicators: Type.Array(Id, { description: 'indicators whose windows this probe sends its parent' }),
           windowMs: Type.Integer({ minimum: 1 }),
+          from: Type.Optional(Type.Integer({ minimum: 0, description: 'start of the first window this probe owes (it began sending then)' })),
           cursor: Type.Optional(Type.Integer({ minimum: 0, description: 'start of the newest window JetStream has acknowledged (every earlier one was too)' })),
         },
         { additionalProperties: false, description: 'what a delegate owes its parent: the coordinator waits for these windows' },

@@ -41,6 +41,16 @@ export const ProbeInfo = Type.Object(
       },
       { additionalProperties: false },
     ),
+    config: Type.Optional(
+      Type.Object(
+        {
+          applied: Type.Optional(Type.Integer({ minimum: 1, description: 'the flashed revision the probe runs (absent: it runs its config file)' })),
+          latest: Type.Optional(Type.Integer({ minimum: 1, description: 'the newest revision seen in NATS KV pm_config (absent until NATS answered)' })),
+          note: Type.Optional(Type.String({ description: 'why the probe does not run the latest: an invalid revision, NATS unreachable at boot' })),
+        },
+        { additionalProperties: false, description: 'the flashed configuration (probemesh flash), for a probe configured through NATS KV' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

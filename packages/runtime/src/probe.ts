@@ -7,7 +7,7 @@ import { AlertBook } from './alerts.js';
 import { Catalog } from './catalog.js';
 import { ConnectorRegistry } from './registry.js';
 import { RuleActor, type RuleCounters } from './rule-actor.js';
-import type { AlertFilter, EntityOf, Kind, ProbeInfo, ProbeMetrics, ProbeService } from './service.js';
+import type { AlertFilter, ConfigRevisions, EntityOf, Kind, ProbeInfo, ProbeMetrics, ProbeService } from './service.js';
 import { Kinds } from './service.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -25,6 +25,8 @@ export interface ProbeOptions {
   log?: LogFn;
   /** Restart policy of rule actors. */
   restart?: { initialMs?: number; maxMs?: number; maxRestarts?: number; withinMs?: number };
+  /** The flashed configuration revisions `info()` reports (a probe configured through NATS KV). */
+  configRevisions?: () => ConfigRevisions;
   /** Called with each round's values (live publishing, mesh partials). */
   onValues?: (values: import('@probemesh/model').Value[]) => void;
 }
@@ -223,6 +225,7 @@ export class Probe implements ProbeService {
       startedAt: this.startedAt,
       connectors: this.connectors.all().map((c) => ({ scheme: c.scheme, summary: c.summary, perDevice: c.perDevice })),
       counts: { indicators: this.catalog.indicators.size, devices: this.catalog.devices.size, rules: this.catalog.rules.size, series: st.series, values: st.values },
+      ...(this.opts.configRevisions ? { config: this.opts.configRevisions() } : {}),
     };
   }
 

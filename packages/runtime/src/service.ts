@@ -11,6 +11,16 @@ export interface EntityOf {
   rules: Rule;
 }
 
+/** The flashed configuration (NATS KV `pm_config`) of a probe: the revision it runs, the newest it saw, and why they differ. */
+export interface ConfigRevisions {
+  /** The revision the probe runs (absent: it runs its config file). */
+  applied?: number;
+  /** The newest revision seen in KV (absent until NATS answered). */
+  latest?: number;
+  /** Why the probe does not run the latest (an invalid revision, NATS unreachable at boot). */
+  note?: string;
+}
+
 /** Who the probe is and what it runs. */
 export interface ProbeInfo {
   id: string;
@@ -20,6 +30,8 @@ export interface ProbeInfo {
   startedAt: number;
   connectors: Array<{ scheme: string; summary: string; perDevice: boolean }>;
   counts: { indicators: number; devices: number; rules: number; series: number; values: number };
+  /** Present for a probe whose configuration is flashed through NATS KV. */
+  config?: ConfigRevisions;
 }
 
 /** Filters for listing alerts. */

@@ -2,7 +2,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { Store } from '@probemesh/store';
+import type { Value } from '@probemesh/model';
 import { freeTcpPort, spawnLogged, startJsonDevice, tempDir, waitUntil, type Spawned } from '@probemesh/testkit';
 
 /** Registers what to undo when the test or benchmark ends (tap's `t.teardown`, or a list run in `finally`). */
@@ -26,6 +29,19 @@ export interface ProbeProcess {
   healthMs(): Promise<number>;
   /** A value of /metrics (the first sample of `name`). */
   metric(name: string): Promise<number>;
+}
+
+/**
+ * A GET on a connection of its own (plain HTTP): a pooled keep-alive connection can be closed by
+ * the server just as a request is sent on it, which would blame the server for a client's choice.
+ */
+export function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: AsyncIterable<Buffer> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, agent: false, timeout: 120_000 }, (res) => resolve({ status: res.statusCode ?? 0, body: res }));
+    req.once('timeout', () => req.destroy(new Error(`${url}: no answer in 120 s`)));
+    req.once('error', reject);
+    req.end();
+  });
 }
 
 /**
@@ -74,9 +90,9 @@ export async function startProbeProcess(cleanup: Cleanup, config: Record<string,
     },
     async healthMs() {
       const start = performance.now();
-      const res = await fetch(url + '/health', { signal: AbortSignal.timeout(60_000) });
+      const res = await get(url + '/health');
       if (res.status !== 200) throw new Error(`/health answered ${res.status}`);
-      await res.arrayBuffer();
+      for await (const _ of res.body);
       return performance.now() - start;
     },
     async metric(name) {
@@ -196,4 +212,80 @@ export async function slowSseScenario(p: ProbeProcess, clients: number, seconds:
     readerAlerts,
     ticksSteady: [before, after],
   };
+}
+
+/** Fills a data directory with `n` values of one series (`power` on `pdu`, one a second), before a probe opens it. */
+export async function seedValues(dataDir: string, n: number): Promise<void> {
+  const store = Store.open({ path: dataDir });
+  try {
+    for (let i = 0; i < n; ) {
+      const batch: Value[] = [];
+      for (const end = Math.min(n, i + 10_000); i < end; i++) batch.push({ indicator: 'power', device: 'pdu', rule: 'energy', ts: 1_700_000_000_000 + i * 1000, datum: 1000 + (i % 97) * 3.25 });
+      await store.append(batch);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** What the big-query scenario measured. */
+export interface BigQueryResult {
+  rssBeforeMiB: number;
+  rssPeakMiB: number;
+  healthMs: number[];
+  /** Records each kind of request returned (all must be whole answers). */
+  records: { last: number[]; page: number[]; exported: number[] };
+  ticksSteady: [before: number, after: number];
+}
+
+/**
+ * Four parallel `last=1000000` queries, then four pages of 100,000, then two exports of every
+ * record, all with a read token, while /health, RSS and another rule's ticks are watched.
+ */
+export async function bigQueryScenario(p: ProbeProcess): Promise<BigQueryResult> {
+  const ticks = async () => ((await p.call('GET', '/rules/states', undefined, READ)).body as Array<{ rule: string; ticks: number }>).find((r) => r.rule === 'steady')!.ticks;
+  const rssBeforeMiB = await p.rssMiB();
+  const before = await ticks();
+  const auth = { authorization: `Bearer ${READ}` };
+  const text = async (path: string) => {
+    const res = await get(p.url + path, auth);
+    let out = '';
+    for await (const b of res.body) out += b.toString();
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${out}`);
+    return out;
+  };
+  const x4 = <T>(f: () => Promise<T>) => Promise.all([f(), f(), f(), f()]);
+  let done = false;
+  const watching = (async () => {
+    const out: Array<{ rss: number; health: number }> = [];
+    while (!done) {
+      out.push({ rss: await p.rssMiB(), health: await p.healthMs() });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return out;
+  })();
+  try {
+    const last = await x4(async () => (JSON.parse(await text('/query?indicator=power&last=1000000')) as { records: unknown[] }).records.length);
+    const page = await x4(async () => (JSON.parse(await text('/query?indicator=power&first=1000000&limit=100000')) as { records: unknown[] }).records.length);
+    const exported = await Promise.all(
+      [1, 2].map(async () => {
+        const res = await get(`${p.url}/export?indicator=power`, auth);
+        let lines = 0;
+        for await (const chunk of res.body) for (const b of chunk) if (b === 10) lines++;
+        return lines;
+      }),
+    );
+    done = true;
+    const samples = await watching;
+    return {
+      rssBeforeMiB,
+      rssPeakMiB: Math.max(...samples.map((s) => s.rss)),
+      healthMs: samples.map((s) => s.health),
+      records: { last, page, exported },
+      ticksSteady: [before, await ticks()],
+    };
+  } finally {
+    done = true;
+    await watching;
+  }
 }

@@ -7,14 +7,19 @@ const CHUNK = 1000;
 
 const utf8 = new TextEncoder();
 
+/** Resolves after pending I/O callbacks ran: a stream fed from promise callbacks alone would starve every other request. */
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
 /**
  * A body pulled a piece at a time: `next()` is called only when the socket has taken the previous
- * piece (the node server waits for drain), so a slow reader holds one piece, never the answer.
+ * piece (the node server waits for drain), so a slow reader holds one piece, never the answer;
+ * and only after other requests had their turn, so a fast reader does not hold the event loop.
  */
 function pulled(next: () => string | undefined): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
-      pull(ctrl) {
+      async pull(ctrl) {
+        await turn();
         const s = next();
         if (s === undefined) ctrl.close();
         else ctrl.enqueue(utf8.encode(s));

@@ -38,11 +38,15 @@ export const ActorStatus = Type.Union([
 ]);
 export type ActorStatus = Static<typeof ActorStatus>;
 
+/** What a rule is doing: its actor's status, or `store-unavailable` while the store cannot commit what it reads. */
+export const RuleStatus = Type.Union([...ActorStatus.anyOf, Type.Literal('store-unavailable')]);
+export type RuleStatus = Static<typeof RuleStatus>;
+
 /** What a rule actor is doing, as the API and heartbeats show it. */
 export const RuleState = Type.Object(
   {
     rule: Id,
-    status: ActorStatus,
+    status: RuleStatus,
     ticks: Type.Integer({ minimum: 0 }),
     errors: Type.Integer({ minimum: 0, description: 'readings or formulas that failed, counted per tick' }),
     restarts: Type.Integer({ minimum: 0 }),

@@ -23,6 +23,7 @@ export function explain(err: unknown): string {
   if (!(err instanceof RequestError)) return `The probe did not answer: ${(err as Error).message ?? String(err)}. Is it running, and is the network up?`;
   if (err.status === 401) return 'The probe does not accept this token (401): it is unknown or was removed from its configuration. Sign in again with a token from the probe\'s "tokens" list.';
   if (err.status === 403) return 'Your token may only read (403): this change needs an admin token. Sign in with one to edit.';
+  if (err.status === 0) return err.message;
   if (err.status === 502 || err.status === 504) return `The selected probe could not be reached through this one (${err.status}): ${err.message}`;
   return err.message;
 }
@@ -49,7 +50,7 @@ export const session = {
 };
 
 /** The probe every view acts on (`?probe=` forwarding); undefined = the one serving the page. */
-export const target: { probe?: string; self?: string } = {};
+export const target: { probe?: string; self?: string; selfRole?: string } = {};
 
 /** Options of one API call. */
 export interface Call {
@@ -71,12 +72,27 @@ export function url(path: string, call: Pick<Call, 'params' | 'local'> = {}): st
   return qs ? `${path}?${qs}` : path;
 }
 
+/** The serving probe's OpenAPI document (open, read once at sign-in): forms are drawn from it, forwarding is looked up in it. */
+export const doc: { paths?: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }> }>>; components?: { schemas?: Record<string, any> } } = {};
+
+/** Whether the API takes `?probe=` on this route (forwarding reaches routes one by one). */
+function forwards(method: string, path: string): boolean {
+  for (const [template, ops] of Object.entries(doc.paths ?? {})) {
+    if (!new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path)) continue;
+    return (ops[method.toLowerCase()]?.parameters ?? []).some((p) => p.in === 'query' && p.name === 'probe');
+  }
+  return false;
+}
+
 /** Calls the API; resolves with the JSON answer (undefined for 204), throws a RequestError otherwise. */
 export async function api<T>(path: string, call: Call = {}): Promise<T> {
+  const method = call.method ?? 'GET';
+  if (!call.local && target.probe && target.probe !== target.self && !forwards(method, path))
+    throw new RequestError(0, 'no-forwarding', `${target.self} cannot yet ask ${target.probe} for ${method} ${path}: its API takes ?probe= only on some routes. Open ${target.probe}'s own console, or select ${target.self} in Mesh.`);
   const headers: Record<string, string> = { authorization: `Bearer ${call.token ?? session.token}` };
   if (call.body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(url(path, call), {
-    method: call.method ?? 'GET',
+    method,
     headers,
     ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
     ...(call.signal ? { signal: call.signal } : {}),
@@ -96,20 +112,9 @@ export async function api<T>(path: string, call: Call = {}): Promise<T> {
   return body as T;
 }
 
-/**
- * Finds out what a token may do: `GET /info` must pass (else 401), then a write the API refuses
- * before it touches anything (an empty rule: 400 for admins, 403 for readers).
- */
+/** What a token may do here (`GET /session`; 401 for a token the probe does not know). */
 export async function roleOf(token: string): Promise<'read' | 'admin'> {
-  await api('/info', { token, local: true });
-  try {
-    await api('/rules', { method: 'POST', body: {}, token, local: true });
-  } catch (err) {
-    if (err instanceof RequestError && err.status === 403) return 'read';
-    if (err instanceof RequestError && err.status === 400) return 'admin';
-    throw err;
-  }
-  return 'admin';
+  return (await api<{ role: 'read' | 'admin' }>('/session', { token, local: true })).role;
 }
 
 /**

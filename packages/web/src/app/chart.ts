@@ -14,7 +14,9 @@ export class BandChart {
   private el?: HTMLElement;
   private observer?: ResizeObserver;
   private since = 0;
-  private pending?: [readonly Bucket[], number];
+  private pending?: [readonly Bucket[], number, [number, number]?];
+  /** The time range drawn (seconds), whatever the data covers. */
+  private range?: [number, number];
 
   /** Attaches to the element lit rendered (a `ref` callback); a new element gets a new plot. */
   attach = (el?: Element): void => {
@@ -39,7 +41,7 @@ export class BandChart {
           { label: 'max', stroke: 'rgba(21,101,192,0.35)', width: 1 },
         ],
         bands: [{ series: [3, 1], fill: 'rgba(21,101,192,0.15)' }],
-        scales: { x: { time: true } },
+        scales: { x: { time: true, range: (_u, lo, hi) => this.range ?? [lo, hi] } },
         legend: { live: true },
         cursor: { drag: { x: false, y: false } },
         hooks: {
@@ -59,9 +61,10 @@ export class BandChart {
     if (this.pending) this.set(...this.pending);
   }
 
-  /** Draws `buckets`; `since` is when their response arrived (performance.now()). */
-  set(buckets: readonly Bucket[], since = performance.now()): void {
-    this.pending = [buckets, since];
+  /** Draws `buckets` over `range` (ms); `since` is when their response arrived (performance.now()). */
+  set(buckets: readonly Bucket[], since = performance.now(), range?: [number, number]): void {
+    this.pending = [buckets, since, range];
+    this.range = range ? [range[0] / 1000, range[1] / 1000] : undefined;
     if (!this.plot) return;
     this.pending = undefined;
     this.since = since;

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { html, nothing, render } from 'lit';
 import './style.css';
-import { api, explain, roleOf, session, target } from './api.js';
+import { api, doc, explain, roleOf, session, target } from './api.js';
 import { href, onUpdate, route, update, type View } from './state.js';
 import { alertsView, firingCount, startAlertStream, stopAlertStream } from './views/alerts.js';
 import { entityViews } from './views/entities.js';
@@ -83,8 +83,10 @@ function open(): void {
 }
 
 async function boot(): Promise<void> {
-  const info = await api<{ id: string }>('/info', { local: true });
+  const [info, openapi] = await Promise.all([api<{ id: string; role: string }>('/info', { local: true }), api<typeof doc>('/openapi.json', { local: true })]);
+  Object.assign(doc, openapi);
   target.self = info.id;
+  target.selfRole = info.role;
   startAlertStream();
   shown = '';
   open();

@@ -1,5 +1,5 @@
 import { html, nothing } from 'lit';
-import { api, explain, follow, RequestError, target } from '../api.js';
+import { api, explain, follow, target } from '../api.js';
 import { when } from '../format.js';
 import { href, setParams, update, type View } from '../state.js';
 
@@ -26,9 +26,10 @@ const s = {
   error: '',
   live: false,
   liveWhy: 'connecting…',
-  /** Whether the serving probe follows other probes' alerts (a coordinator). */
-  coordinator: true,
 };
+
+/** Whether the serving probe follows other probes' alerts. */
+const coordinator = () => target.selfRole === 'coordinator';
 
 function take(list: readonly Alert[]): void {
   for (const a of list) {
@@ -44,14 +45,7 @@ export async function loadFiring(signal?: AbortSignal, all = false): Promise<voi
     const own = await api<Alert[]>('/alerts', { params: { state, limit: 500 }, ...(signal ? { signal } : {}) });
     if (!all) for (const [id, a] of s.byId) if (a.probe === target.probe && a.state === 'firing' && !own.some((o) => o.id === id)) s.byId.delete(id);
     take(own);
-    if (s.coordinator) {
-      try {
-        take(await api<Alert[]>('/mesh/alerts', { local: true, params: { state }, ...(signal ? { signal } : {}) }));
-      } catch (err) {
-        if (err instanceof RequestError && err.status === 404) s.coordinator = false;
-        else throw err;
-      }
-    }
+    if (coordinator()) take(await api<Alert[]>('/mesh/alerts', { local: true, params: { state }, ...(signal ? { signal } : {}) }));
     s.error = '';
   } catch (err) {
     if (!signal?.aborted) s.error = explain(err);
@@ -112,7 +106,6 @@ const sevRank = { critical: 0, warning: 1, info: 2 } as const;
 export const alertsView: View = {
   title: 'Alerts',
   async enter(_p, signal) {
-    s.coordinator = true;
     await loadFiring(signal, true);
     // A coordinator hears other probes' alerts through NATS, not through this page's stream: poll them.
     const timer = setInterval(() => void loadFiring(signal, true), 3000);
@@ -129,7 +122,7 @@ export const alertsView: View = {
     const select = (id: string, key: string, label: string, values: string[], value: string) =>
       html`<label>${label} <select id=${id} @change=${set(key)}><option value="">any</option>${values.map((v) => html`<option ?selected=${v === value}>${v}</option>`)}</select></label>`;
     return html`<h1>Alerts</h1>
-      <p class="hint"><span class="dot ${s.live ? 'live' : ''}"></span>${s.live ? 'live: transitions appear as they happen' : `not live: ${s.liveWhy}`}${s.coordinator ? ` · ${target.self} is a coordinator: its subtree's alerts are included` : ''}</p>
+      <p class="hint"><span class="dot ${s.live ? 'live' : ''}"></span>${s.live ? 'live: transitions appear as they happen' : `not live: ${s.liveWhy}`}${coordinator() ? ` · ${target.self} is a coordinator: its subtree's alerts are included` : ''}</p>
       ${s.error ? html`<p class="error" role="alert">${s.error}</p>` : nothing}
       <div class="filters">
         ${select('f-severity', 'severity', 'Severity', ['critical', 'warning', 'info'], f.severity)}

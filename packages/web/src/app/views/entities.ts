@@ -1,5 +1,5 @@
 import { html, nothing, type TemplateResult } from 'lit';
-import { api, explain, RequestError, session, target } from '../api.js';
+import { api, doc, explain, RequestError, session, target } from '../api.js';
 import { fmt } from '../format.js';
 import { checkExpr, field, idOf, loadExpr, resolve, validate, type FormCtx, type Schema } from '../form.js';
 import { href, update, type View } from '../state.js';
@@ -10,14 +10,10 @@ type Entity = { id: string; [k: string]: unknown };
 const schemaName: Record<Kind, string> = { indicators: 'Indicator', devices: 'Device', rules: 'Rule' };
 const singular: Record<Kind, string> = { indicators: 'indicator', devices: 'device', rules: 'rule' };
 
-/** The OpenAPI document, fetched once per session: the forms are drawn from its schemas. */
-let doc: FormCtx['doc'] | undefined;
-async function openapi(signal: AbortSignal): Promise<FormCtx['doc']> {
-  doc ??= await api<FormCtx['doc']>('/openapi.json', { local: true, signal });
-  return doc;
-}
 
 const s = {
+  /** The collection `list` and `draft` belong to (views share this state). */
+  kind: '' as Kind | 'statics' | '',
   list: [] as Entity[],
   known: new Set<string>(),
   error: '',
@@ -37,14 +33,14 @@ const s = {
 const admin = () => session.role === 'admin';
 
 function schemaOf(kind: Kind): Schema {
-  const d = doc ?? {};
+  const d = doc;
   const named = d.components?.schemas?.[schemaName[kind]];
   const body = (d as { paths?: Record<string, { post?: { requestBody?: { content?: Record<string, { schema?: Schema }> } } }> }).paths?.[`/${kind}`]?.post?.requestBody?.content?.['application/json']?.schema;
   return named ?? body ?? {};
 }
 
 function ctx(kind: Kind): FormCtx {
-  return { doc: doc ?? {}, errors: new Map([...s.errors, ...s.server]), known: s.known, readOnly: !admin(), strict: s.strict, changed: () => recheck(kind) };
+  return { doc, errors: new Map([...s.errors, ...s.server]), known: s.known, readOnly: !admin(), strict: s.strict, changed: () => recheck(kind) };
 }
 
 function recheck(kind: Kind): void {
@@ -57,12 +53,13 @@ function recheck(kind: Kind): void {
 }
 
 async function load(kind: Kind | 'statics', p: URLSearchParams, signal: AbortSignal): Promise<void> {
+  if (s.kind !== kind) Object.assign(s, { kind, list: [], draft: undefined, original: undefined });
   s.error = '';
   s.confirm = '';
   s.notice = p.get('saved') ? `Saved ${p.get('saved')}.` : '';
   try {
-    await Promise.all([openapi(signal), loadExpr()]);
-    const dry = Object.keys((doc as { paths?: object })?.paths ?? {}).find((k) => /dry|evaluat|try/i.test(k));
+    await loadExpr();
+    const dry = Object.keys(doc.paths ?? {}).find((k) => /dry|evaluat|try/i.test(k));
     s.dryRun = dry;
     const indicators = await api<Entity[]>('/indicators', { signal });
     s.known = new Set(indicators.map((i) => i.id));
@@ -218,7 +215,7 @@ function entityView(kind: Kind | 'statics', title: string): View {
     render: () => html`<h1>${title} <span class="muted">${target.probe}</span></h1>
       ${s.notice ? html`<p class="notice" role="status">${s.notice}</p>` : nothing}
       ${s.error ? html`<p class="error" role="alert">${s.error}</p>` : nothing}
-      ${kind === 'statics' ? statics() : s.draft ? editor(kind) : listView(kind)}`,
+      ${s.kind !== kind ? nothing : kind === 'statics' ? statics() : s.draft ? editor(kind) : listView(kind)}`,
   };
 }
 

@@ -53,7 +53,7 @@ async function draw(p: URLSearchParams, signal: AbortSignal): Promise<void> {
     s.series = await fetchSeries({ indicator, ...(device ? { device } : {}), ...(instance ? { instance } : {}), from, to, stepMs: s.stepMs }, signal);
     const arrived = performance.now();
     s.error = '';
-    chart.set(s.series.buckets, arrived);
+    chart.set(s.series.buckets, arrived, [from, to]);
   } catch (err) {
     if (!signal.aborted) s.error = explain(err);
   } finally {
@@ -103,7 +103,7 @@ export const explorerView: View = {
     const rows = s.series?.buckets ?? [];
     return html`<h1>Explorer <span class="muted">${target.probe}</span></h1>
       <form class="filters" @submit=${(e: Event) => e.preventDefault()}>
-        <label>Indicator <select id="x-indicator" @change=${change('indicator')}><option value="">choose…</option>${s.indicators.map((i) => html`<option ?selected=${i.id === cur.indicator}>${i.id}</option>`)}</select></label>
+        <label>Indicator <select id="x-indicator" @change=${change('indicator')}><option value="">choose…</option>${[...s.indicators.map((i) => i.id), ...(cur.indicator && !s.indicators.some((i) => i.id === cur.indicator) ? [cur.indicator] : [])].map((id) => html`<option ?selected=${id === cur.indicator}>${id}</option>`)}</select></label>
         <label>Device <select id="x-device" @change=${change('device')}><option value="">any</option>${s.devices.map((d) => html`<option ?selected=${d === cur.device}>${d}</option>`)}</select></label>
         <label>Instance <input id="x-instance" size="8" .value=${cur.instance ?? ''} @change=${change('instance')} placeholder="any"></label>
         <label>Range <select id="x-range" @change=${change('range')}>${RANGES.map(([k]) => html`<option ?selected=${k === range}>${k}</option>`)}<option ?selected=${range === 'custom'}>custom</option></select></label>

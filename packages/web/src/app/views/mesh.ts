@@ -21,6 +21,7 @@ const s: { members: Member[]; error: string; alone: boolean; at: number } = { me
 
 async function refresh(signal: AbortSignal): Promise<void> {
   try {
+    if (target.selfRole === 'standalone') throw new RequestError(404, 'not-found', 'not in a mesh');
     s.members = await api<Member[]>('/mesh', { local: true, signal });
     s.alone = false;
     s.error = '';

@@ -32,10 +32,11 @@ export class Coordination implements Judge {
     return [...(this.opts.children ?? this.members.childrenOf(this.ctx.id))];
   }
 
-  owing(indicator: string): string[] {
+  owing(indicator: string, windowStart: number): string[] {
     return this.children().filter((child) => {
-      const hb = this.members.get(child);
-      return hb === undefined || (hb.partials?.indicators.includes(indicator) ?? false); // never heard: it may owe anything
+      const owed = this.members.get(child)?.partials;
+      if (!this.members.get(child)) return true; // never heard: it may owe anything
+      return owed !== undefined && owed.indicators.includes(indicator) && (owed.from ?? 0) <= windowStart;
     });
   }
 

@@ -24,8 +24,8 @@ interface Merged {
 /** What a coordinator knows of its children when it judges whether a window is ready. */
 export interface Judge {
   now(): number;
-  /** The children that owe this indicator's windows. */
-  owing(indicator: string): string[];
+  /** The children that owe this window of this indicator. */
+  owing(indicator: string, windowStart: number): string[];
   /** Whether a child counts as alive (by its heartbeats, not by late windows). */
   alive(child: string): boolean;
   /** Until when a window is waited for from an alive child; undefined: wait on (this probe is away from NATS). */
@@ -168,7 +168,7 @@ export class MergedWindows {
     const j = this.judge;
     const sources = Object.keys(w.parts);
     const present = new Set(sources.map((s) => s.slice(0, s.indexOf('/'))));
-    const missing = j ? j.owing(w.indicator).filter((c) => !present.has(c)) : [];
+    const missing = j ? j.owing(w.indicator, w.windowStart).filter((c) => !present.has(c)) : [];
     let state: WindowState;
     if (!j) state = sources.length >= this.expected ? 'complete' : 'waiting';
     else if (missing.length === 0) state = 'complete';

@@ -24,6 +24,8 @@ export interface PartialsOptions {
 export type Relays = ReadonlyMap<string, { from: string; stat: string }>;
 
 const CURSOR = 'partials-cursor';
+/** The first window this probe owes: it began sending then. */
+const FROM = 'partials-from';
 /** Partials published together before their acknowledgements are awaited. */
 const BATCH_MESSAGES = 256;
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -73,10 +75,11 @@ export class PartialSender {
     return this.ctx.store.config.get<number>(meshStore.state, CURSOR);
   }
 
-  /** What the heartbeat announces: which windows this probe owes, and how far it has delivered them. */
+  /** What the heartbeat announces: which windows this probe owes, from when, and how far it has delivered them. */
   owed(): NonNullable<Heartbeat['partials']> {
     const cursor = this.cursor;
-    return { indicators: this.opts.indicators, windowMs: this.opts.windowMs, ...(cursor !== undefined ? { cursor } : {}) };
+    const from = this.ctx.store.config.get<number>(meshStore.state, FROM);
+    return { indicators: this.opts.indicators, windowMs: this.opts.windowMs, ...(from !== undefined ? { from } : {}), ...(cursor !== undefined ? { cursor } : {}) };
   }
 
   /**
@@ -123,6 +126,7 @@ export class PartialSender {
         const lastClosed = Math.floor((now - this.graceMs) / W) * W - W;
         const cursor = this.cursor;
         let next = cursor === undefined ? lastClosed : cursor + W;
+        if (cursor === undefined && store.config.get(meshStore.state, FROM) === undefined) await store.config.put(meshStore.state, FROM, next);
         if (next < lastClosed) {
           // Windows older than anything the store holds (retention took them) cannot be sent: skip them.
           const oldest = this.oldestHeld();

@@ -114,7 +114,7 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, conf
 
 /**
  * Runs a JetStream step until it succeeds, on the current connection: retried with jittered
- * back-off while JetStream is unavailable (logged at the first and every tenth attempt); a refused
+ * back-off (cut short by a reconnect) while JetStream is unavailable (logged at the first and every tenth attempt); a refused
  * configuration is logged as an error and retried slowly, in case someone fixes it. `failed` hears
  * every failure.
  */
@@ -129,8 +129,19 @@ export async function untilDone<T>(ctx: MeshContext, nats: NatsOptions, what: st
       failed?.(e);
       if (e instanceof MeshConfigError) ctx.log('error', e.message);
       else if (attempt === 0 || attempt % 10 === 9) ctx.log('warn', `${e.message}; retrying`);
-      await ctx.clock.sleep(backoffDelay(attempt, e instanceof MeshConfigError ? retryRefused : retry), signal);
+      await pause(ctx, backoffDelay(attempt, e instanceof MeshConfigError ? retryRefused : retry), signal);
     }
+  }
+}
+
+/** Waits `ms`, or less when the connection comes back meanwhile (what was owed goes out at once then). */
+async function pause(ctx: MeshContext, ms: number, signal: AbortSignal): Promise<void> {
+  const done = new AbortController();
+  const either = AbortSignal.any([signal, done.signal]);
+  try {
+    await Promise.race([ctx.clock.sleep(ms, either), ctx.link.reconnected(either)]);
+  } finally {
+    done.abort();
   }
 }
 

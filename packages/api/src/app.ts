@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { systemClock, type Clock } from '@probemesh/core';
-import { Alert, Device, Indicator, Query, QueryResult, Rule, RuleState, Value, type AlertState, type TSchema, type Token, type TokenRole } from '@probemesh/model';
+import { Alert, Device, Indicator, Query, QueryResult, Rule, RuleState, Value, type AlertState, type MergedWindow, type TSchema, type Token, type TokenRole } from '@probemesh/model';
 import type { ProbeService } from '@probemesh/runtime';
 import { HttpError, errorResponse } from './errors.js';
 import { openApi } from './openapi.js';
@@ -20,6 +20,8 @@ export interface ApiOptions {
   mesh?: () => unknown;
   /** Alerts a coordinator received from other probes (`GET /mesh/alerts`). */
   meshAlerts?: (filter: { state?: AlertState; scope?: 'subtree' | 'mesh' }) => Alert[];
+  /** A coordinator's merged windows, newest first (`GET /mesh/windows`). */
+  meshWindows?: (filter: { indicator?: string; limit?: number }) => MergedWindow[];
   /** Limits of `/alerts/stream` (defaults: keep-alive 15 s, 128 KiB queued per client, 500 clients). */
   sse?: Partial<SseLimits>;
   /** The clock of keep-alives (default: the system clock). */

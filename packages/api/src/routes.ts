@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { errors } from '@probemesh/core';
-import { Alert, Device, Id, Indicator, Query, QueryResult, Rule, RuleState, Type, Value, check, type TSchema } from '@probemesh/model';
+import { Alert, Device, Id, Indicator, MergedWindow, Query, QueryResult, Rule, RuleState, Type, Value, check, type TSchema } from '@probemesh/model';
 import { Kinds, type Kind, type ProbeService } from '@probemesh/runtime';
 import { consoleHandler } from '@probemesh/web';
 import type { ApiOptions } from './app.js';
@@ -278,6 +278,18 @@ export function routeTable(ctx: RouteContext): Route[] {
       handle: (c, { query }) => {
         if (!opts.meshAlerts) throw new HttpError(404, 'not-found', "this probe is not a coordinator: it does not follow other probes' alerts");
         return c.json(opts.meshAlerts(query));
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/mesh/windows',
+      summary: "a coordinator's merged windows, newest first: per indicator and window, the sources in, the children missing, waiting, complete or incomplete",
+      access: 'read',
+      query: Type.Object({ indicator: Type.Optional(Id), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'windows returned (default 1000)' })) }, { additionalProperties: false }),
+      answers: { 200: ok(list(MergedWindow)), 404: { description: 'this probe is not a coordinator' } },
+      handle: (c, { query }) => {
+        if (!opts.meshWindows) throw new HttpError(404, 'not-found', "this probe is not a coordinator: it merges no children's windows");
+        return c.json(opts.meshWindows(query));
       },
     }),
     route({

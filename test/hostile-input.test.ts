@@ -99,6 +99,10 @@ t.test('hostile input — a syslog pattern with nested repetition and one ~40-ch
   await sendUdp(syslogUdp, [line, '<11>1 - host app - - - disk error']);
   await waitUntil('both messages counted', async () => (await sum('word_errors')) === 1, 20_000, probe);
   t.equal(await sum('word_errors'), 1, 'the pattern matched the one message with "error" and only it');
+  const ahead = await api('/indicators/ahead', { method: 'PUT', body: JSON.stringify({ id: 'ahead', kind: 'atomic', source: { scheme: 'syslog', port: syslogUdp, measure: 'count', pattern: 'disk(?= error)' } }) });
+  t.equal(ahead.status, 422, 'a syslog pattern the engine cannot run is refused when saved');
+  t.match(JSON.stringify(ahead.body), /lookahead and lookbehind are not supported/);
+  t.equal((await api('/indicators/ahead')).status, 404, 'and nothing was saved');
   await stillServing(t, 'nested-repetition pattern');
 });
 

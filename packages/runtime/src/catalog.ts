@@ -86,6 +86,8 @@ export class Catalog {
         const { scheme: _scheme, ...params } = def.source;
         const bad = issues(connector.params, params);
         if (bad.length) throw new UnprocessableError(`${where}: ${def.source.scheme} parameters: ${bad.map((i) => `${i.path || '/'} ${i.message}`).join('; ')}`);
+        const problem = connector.check?.(params); // the connector's own save-time check (e.g. a pattern RE2 cannot run)
+        if (problem) throw new UnprocessableError(`${where}: ${def.source.scheme} parameters: ${problem}`);
         return {
           def,
           params,

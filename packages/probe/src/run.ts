@@ -85,7 +85,7 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
       tokens: config.tokens ?? [],
       ...(config.http?.bodyLimit ? { bodyLimit: config.http.bodyLimit } : {}),
       ...(m ? { forward: (id, q) => m.forward(id, q), mesh: () => m.membership() } : {}),
-      ...(m && merged ? { meshAlerts: (f: Parameters<MeshNode['meshAlerts']>[0]) => m.meshAlerts(f) } : {}),
+      ...(m && merged ? { meshAlerts: (f: Parameters<MeshNode['meshAlerts']>[0]) => m.meshAlerts(f), meshWindows: (f: Parameters<MeshNode['windows']>[0]) => m.windows(f) } : {}),
     });
     const tls = config.http?.tls && (await readTls(config.http.tls));
     const server = await serve(app, { host, port: config.http?.port ?? 8080, ...(tls ? { tls } : {}), ...(config.http?.maxConnections ? { maxConnections: config.http.maxConnections } : {}) });

@@ -4,7 +4,7 @@ import { startNats, tempDir, waitUntil } from '@probemesh/testkit';
 
 const TOKEN = 'mesh-test-read-token-01';
 
-t.test('mesh over HTTP — any probe answers for another (?probe=), and /mesh lists the probes', async (t) => {
+t.test('mesh over HTTP — any probe answers for another (?probe=); /mesh lists the probes with their levels; /mesh/windows shows what the coordinator merged', async (t) => {
   const nats = await startNats();
   t.teardown(() => nats.remove());
   const dirs = await Promise.all([tempDir(), tempDir()]);
@@ -14,7 +14,19 @@ t.test('mesh over HTTP — any probe answers for another (?probe=), and /mesh li
   const top = await runProbe({ id: 'top', role: 'coordinator', dataDir: dirs[0]!.path, ...common }, { log: quiet, connectors: [] });
   t.teardown(() => top.stop());
   const leaf = await runProbe(
-    { id: 'leaf', role: 'delegated', parent: 'top', dataDir: dirs[1]!.path, ...common, indicators: [{ id: 'racks', kind: 'static', value: 12 }] },
+    {
+      id: 'leaf',
+      role: 'delegated',
+      parent: 'top',
+      dataDir: dirs[1]!.path,
+      ...common,
+      mesh: { partials: { indicators: ['power'], window: '500ms' } },
+      indicators: [
+        { id: 'racks', kind: 'static', value: 12 },
+        { id: 'power', kind: 'calculated', formula: 'racks * 500' },
+      ],
+      rules: [{ id: 'r', indicators: ['racks', 'power'], period: '100ms' }],
+    },
     { log: quiet, connectors: [] },
   );
   t.teardown(() => leaf.stop());
@@ -29,12 +41,20 @@ t.test('mesh over HTTP — any probe answers for another (?probe=), and /mesh li
   t.ok(gone.status === 502 || gone.status === 504, `a gone probe is a 502/504 (${gone.status})`);
   t.match((gone.body.error as { message: string }).message, /ghost/);
   await waitUntil('membership', async () => ((await get(`${top.url}/mesh`)).body as unknown as unknown[]).length === 2, 15_000);
-  const members = (await get(`${top.url}/mesh`)).body as unknown as Array<{ probe: string; role: string; parent?: string }>;
+  const members = (await get(`${top.url}/mesh`)).body as unknown as Array<{ probe: string; role: string; parent?: string; level: number }>;
   t.same(
-    members.map((m) => [m.probe, m.role, m.parent]),
+    members.map((m) => [m.probe, m.role, m.parent, m.level]),
     [
-      ['leaf', 'delegated', 'top'],
-      ['top', 'coordinator', undefined],
+      ['leaf', 'delegated', 'top', 1],
+      ['top', 'coordinator', undefined, 0],
     ],
+    'levels computed from the parent chain',
   );
+  type Window = { indicator: string; windowStart: number; count: number; sum: number; sources: string[]; missing: string[]; state: string };
+  const windows = async () => (await get(`${top.url}/mesh/windows?indicator=power&limit=50`)).body as unknown as Window[];
+  await waitUntil('a complete window with values', async () => (await windows()).some((w) => w.state === 'complete' && w.count > 0), 15_000);
+  const w = (await windows()).find((x) => x.state === 'complete' && x.count > 0)!;
+  t.match(w, { indicator: 'power', sources: ['leaf/'], missing: [], state: 'complete' }, 'per window: sources in, children missing, complete');
+  t.equal(w.sum / w.count, 6000, 'the figures of the window');
+  t.equal((await get(`${leaf.url}/mesh/windows`)).status, 404, 'a delegate merges nothing');
 });

@@ -10,11 +10,21 @@ export interface Started {
   process: Spawned;
   /** Stops it and removes its files. Idempotent. */
   stop(): Promise<void>;
+  /** Stops it, keeping its files. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port with the same files. */
+  restart(): Promise<Started>;
 }
 
-async function start(what: string, cmd: string, config: string, args: (dir: string, port: number) => string[]): Promise<Started> {
-  const dir = await tempDir(`probemesh-${cmd}-`);
-  const port = await freeTcpPort();
+async function start(
+  what: string,
+  cmd: string,
+  config: string,
+  args: (dir: string, port: number) => string[],
+  again?: { dir: { path: string; remove(): Promise<void> }; port: number },
+): Promise<Started> {
+  const dir = again?.dir ?? (await tempDir(`probemesh-${cmd}-`));
+  const port = again?.port ?? (await freeTcpPort());
   await writeFile(join(dir.path, 'config.yml'), config);
   const proc = spawnLogged(cmd, args(dir.path, port));
   const url = `http://127.0.0.1:${port}`;
@@ -28,7 +38,7 @@ async function start(what: string, cmd: string, config: string, args: (dir: stri
     await stop();
     throw err;
   }
-  return { url, process: proc, stop };
+  return { url, process: proc, stop, kill: () => proc.stop(), restart: () => start(what, cmd, config, args, { dir, port }) };
 }
 
 /** Alertmanager with one receiver that sends nowhere, no clustering. */

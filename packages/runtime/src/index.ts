@@ -5,3 +5,4 @@ export { Catalog } from './catalog.js';
 export { AlertBook } from './alerts.js';
 export { ConnectorRegistry } from './registry.js';
 export { RuleActor, type RuleContext, type RuleCounters } from './rule-actor.js';
+export { StoreWriter, type StoreHealth, type StoreWriterOptions } from './writer.js';

@@ -7,6 +7,7 @@ import { AlertBook } from './alerts.js';
 import { Catalog } from './catalog.js';
 import { ConnectorRegistry } from './registry.js';
 import { RuleActor, type RuleCounters } from './rule-actor.js';
+import { StoreWriter, type StoreHealth } from './writer.js';
 import type { AlertFilter, ConfigRevisions, EntityOf, Kind, ProbeInfo, ProbeMetrics, ProbeService } from './service.js';
 import { Kinds } from './service.js';
 
@@ -106,6 +107,8 @@ export class Probe implements ProbeService {
   private readonly supervisor: Supervisor;
   private readonly actors = new Map<string, RuleActor>();
   private readonly counters = new Map<string, RuleCounters>();
+  /** Every value stored goes through it: a full disk is a state (rules `store-unavailable`, the `store` alert), not a crash. */
+  readonly writer: StoreWriter;
   private retentionTimer?: TimerHandle;
   private readonly startedAt: number;
   private stopped = false;
@@ -121,6 +124,7 @@ export class Probe implements ProbeService {
     this.alertBook = new AlertBook(opts.id);
     this.startedAt = clock.now();
     const log = opts.log ?? (() => undefined);
+    this.writer = new StoreWriter(store, { clock, log, onChange: (h) => this.storeChanged(h) });
     this.supervisor = new Supervisor({
       clock,
       backoff: { initialMs: opts.restart?.initialMs ?? 1000, maxMs: opts.restart?.maxMs ?? 60_000, factor: 2, jitter: 0.2 },
@@ -250,7 +254,7 @@ export class Probe implements ProbeService {
       await this.store.config.put(kind, id, def);
       const created = this.catalog.commit(kind, id, compiled);
       if (kind === Kinds.indicators && (def as Indicator).kind === 'static') {
-        await this.store.append([{ indicator: id, ts: this.clock.now(), datum: (def as Extract<Indicator, { kind: 'static' }>).value }]);
+        await this.writer.append([{ indicator: id, ts: this.clock.now(), datum: (def as Extract<Indicator, { kind: 'static' }>).value }]);
       }
       if (kind === Kinds.rules) await this.restartRule(id);
       return { created, entity: def };
@@ -289,6 +293,7 @@ export class Probe implements ProbeService {
       catalog: this.catalog,
       connectors: this.connectors,
       store: this.store,
+      writer: this.writer,
       alerts: this.alertBook,
       ...(this.opts.onValues ? { onValues: this.opts.onValues } : {}),
     };
@@ -321,7 +326,8 @@ export class Probe implements ProbeService {
     return [...this.catalog.rules.keys()].map((id) => {
       const s = this.supervisor.state(id);
       const c = this.counters.get(id) ?? { ticks: 0, errors: 0, overruns: 0, valuesStored: 0 };
-      const status = this.catalog.rules.get(id)?.def.enabled === false ? 'stopped' : (s?.status ?? 'stopped');
+      const held = this.writer.blocks(id);
+      const status = this.catalog.rules.get(id)?.def.enabled === false ? 'stopped' : held ? 'store-unavailable' : (s?.status ?? 'stopped');
       return {
         rule: id,
         status,
@@ -330,10 +336,22 @@ export class Probe implements ProbeService {
         restarts: s?.restarts ?? 0,
         ...(c.lastTick !== undefined ? { lastTick: c.lastTick } : {}),
         ...(c.tickMs !== undefined ? { tickMs: c.tickMs } : {}),
-        ...((s?.status === 'backing-off' || s?.status === 'failed') && s.lastError ? { lastError: s.lastError } : c.lastError ? { lastError: c.lastError } : {}),
+        ...((s?.status === 'backing-off' || s?.status === 'failed') && s.lastError
+          ? { lastError: s.lastError }
+          : held
+            ? { lastError: `its values are held: ${this.writer.health().error}` }
+            : c.lastError
+              ? { lastError: c.lastError }
+              : {}),
         ...(s?.nextRetry !== undefined ? { nextRetry: s.nextRetry } : {}),
       };
     });
+  }
+
+  /** The `store` alert: raised when the store stops taking writes, resolved when it takes them again. */
+  private storeChanged(h: StoreHealth): void {
+    const decision = { id: 'unavailable', when: 'the store takes no writes', severity: 'critical' as const, message: `the store cannot commit values (${h.error ?? ''}): rules keep running, their values are held and written when space returns` };
+    this.alertBook.apply({ rule: 'store', decision, holds: !h.available }, this.clock.now());
   }
 
   alerts(filter?: AlertFilter): Alert[] {
@@ -369,6 +387,7 @@ export class Probe implements ProbeService {
       ...((m) => ({ rssBytes: m.rss, heapUsedBytes: m.heapUsed }))(process.memoryUsage()),
       rules: this.ruleStates(),
       connectors: this.connectors.stats(),
+      store: this.writer.health(),
       latest,
     };
   }
@@ -385,6 +404,7 @@ export class Probe implements ProbeService {
     await this.supervisor.stopAll();
     await this.connectors.stop();
     await this.writes.catch(() => undefined);
+    await this.writer.stop();
     await this.store.close();
   }
 }

@@ -8,6 +8,7 @@ import type { Store } from '@probemesh/store';
 import type { AlertBook } from './alerts.js';
 import type { Catalog, CompiledIndicator, CompiledRule } from './catalog.js';
 import type { ConnectorRegistry } from './registry.js';
+import type { StoreWriter } from './writer.js';
 
 /** What every rule actor shares. */
 export interface RuleContext {
@@ -16,6 +17,8 @@ export interface RuleContext {
   catalog: Catalog;
   connectors: ConnectorRegistry;
   store: Store;
+  /** Where values are written: a full disk holds them instead of failing the tick. */
+  writer: StoreWriter;
   alerts: AlertBook;
   /** Called with each round's stored values (live publishing, mesh partials). */
   onValues?: (values: Value[]) => void;
@@ -108,7 +111,7 @@ export class RuleActor implements Worker {
   private async tick(at: number, stop: AbortSignal): Promise<void> {
     const rule = this.rule();
     if (!rule) return;
-    const { clock, store } = this.ctx;
+    const { clock } = this.ctx;
     const started = clock.now();
     const period = durationMs(rule.def.period);
     const timeoutMs = rule.def.timeout !== undefined ? durationMs(rule.def.timeout) : Math.min(period, 10_000);
@@ -123,7 +126,7 @@ export class RuleActor implements Worker {
       const targets = this.ctx.catalog.targetsOf(rule.def);
       const acquired = await this.acquire(rule, targets, at, controller.signal, round, problems);
       if (stop.aborted) return;
-      if (acquired.length) await store.append(acquired);
+      await this.ctx.writer.append(acquired, this.ruleId);
       const calculated = await this.calculate(rule, targets, at, round, problems);
       this.decide(rule, targets, at, round, problems);
       const stored = acquired.length + calculated.length;
@@ -279,11 +282,11 @@ export class RuleActor implements Worker {
       }
       // A later formula reading this one's history must see this round's value: store it first.
       if (out.length > stored && formulas.slice(i + 1).some((f) => f?.refs.some((r) => r.form === 'window' && r.name === id))) {
-        await this.ctx.store.append(out.slice(stored));
+        await this.ctx.writer.append(out.slice(stored), this.ruleId);
         stored = out.length;
       }
     }
-    if (out.length > stored) await this.ctx.store.append(out.slice(stored));
+    await this.ctx.writer.append(out.slice(stored), this.ruleId);
     return out;
   }
 

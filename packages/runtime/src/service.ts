@@ -1,3 +1,4 @@
+import type { StoreHealth } from './writer.js';
 import type { Alert, AlertState, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
 
 /** The configuration collections a probe keeps, by their API names. */
@@ -56,6 +57,8 @@ export interface ProbeMetrics {
   heapUsedBytes: number;
   rules: RuleState[];
   connectors: Record<string, Record<string, number>>;
+  /** Whether the store takes writes; values held and given up while it does not. */
+  store: StoreHealth;
   /** The latest value of each series (numeric ones), bounded. */
   latest: Array<{ indicator: string; device?: string; instance?: string; datum: Datum; ts: number }>;
 }

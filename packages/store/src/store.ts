@@ -1,5 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { NotNumericError, StoreError } from '@probemesh/core';
+import { NotNumericError, StoreError, StoreUnavailableError, messageOf } from '@probemesh/core';
 import type { Datum, Query, QueryResult, SeriesBucket, Value } from '@probemesh/model';
 import { DEFAULT_LIMIT, MAX_BUCKETS, MAX_LIMIT, durationMs } from '@probemesh/model';
 import { decodeCursor, encodeCursor, type Position } from './cursor.js';
@@ -75,6 +75,26 @@ const NICE_STEPS = [1, 10, 100, 1e3, 5e3, 10e3, 30e3, MINUTE, 5 * MINUTE, 15 * M
 function formatMs(ms: number): string {
   const [unit, size] = ([['d', 24 * HOUR], ['h', HOUR], ['m', MINUTE], ['s', 1e3]] as const).find(([, n]) => ms % n === 0) ?? ['ms', 1];
   return `${ms / size}${unit}`;
+}
+
+/** Error codes of a commit that failed for lack of space or an I/O error (not a bug): ENOSPC, EDQUOT, EIO, MDB_MAP_FULL. */
+const SPACE_CODES = new Set<unknown>(['ENOSPC', 'EDQUOT', 'EIO', 28, 122, 5, -30792]);
+
+/**
+ * A failed write as the store reports it: a commit that failed (lmdb-js gives its cause as the
+ * `commitError` promise, already settled by then) or ran out of space becomes a
+ * StoreUnavailableError; anything else is returned as it is.
+ */
+async function unavailable(err: unknown, what: string): Promise<unknown> {
+  const commitError = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
+  let cause = err;
+  if (commitError) {
+    commitError.then(undefined, (e: unknown) => (cause = e));
+    await new Promise((r) => setImmediate(r));
+  }
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (!commitError && !SPACE_CODES.has(code) && !/MDB_MAP_FULL|no space left/i.test(messageOf(cause))) return err;
+  return new StoreUnavailableError(`the store could not commit ${what}: ${messageOf(cause)} (nothing of it was written; what was committed before is intact)`, { cause });
 }
 
 function bad(v: Value, what: string): StoreError {
@@ -186,13 +206,31 @@ export class Store {
       this.write(batches);
     });
     try {
-      await this.queued;
+      await this.durable(this.queued, `${values.length} value${values.length === 1 ? '' : 's'}`);
     } catch (err) {
       // The child transaction rolled this group back; memory may be ahead of the database.
       this.reload();
       throw err;
     }
-    await this.root.flushed;
+  }
+
+  /**
+   * Awaits a write until it is flushed. A commit that fails (disk or map full, an I/O error)
+   * rejects with StoreUnavailableError: nothing of it was written, and the store takes writes again
+   * once space returns. Every write goes through here, so no commit's failure is left unobserved.
+   */
+  private async durable<T>(write: Promise<T>, what: string): Promise<T> {
+    // lmdb-js also rejects its own promise of the batch's commit (made when the batch starts): it is
+    // observed here, before the rejection is reported as unhandled, and reported through `write`.
+    const observe = () => void this.root.committed.then(undefined, () => undefined);
+    try {
+      const out = await write;
+      await this.root.flushed;
+      return out;
+    } catch (err) {
+      observe();
+      throw await unavailable(err, what);
+    }
   }
 
   /** Rebuilds what memory holds about series from the database. */
@@ -654,13 +692,14 @@ export class Store {
     put: async (kind: string, id: string, v: unknown): Promise<void> => {
       this.check();
       if (v === undefined) throw new StoreError(`config ${kind}/${id}: no value to store`);
-      await this.configDb.put([kind, id], v);
-      await this.root.flushed;
+      await this.durable(this.configDb.put([kind, id], v), `config ${kind}/${id}`);
     },
     delete: async (kind: string, id: string): Promise<boolean> => {
       this.check();
-      const removed = await this.root.transaction(() => this.configDb.doesExist([kind, id]) && this.configDb.removeSync([kind, id]));
-      await this.root.flushed;
+      const removed = await this.durable(
+        this.root.transaction(() => this.configDb.doesExist([kind, id]) && this.configDb.removeSync([kind, id])),
+        `the removal of config ${kind}/${id}`,
+      );
       return removed;
     },
     /** The values of a kind, in id order. */
@@ -683,7 +722,7 @@ export class Store {
       // Check outside a transaction first, so series with nothing to delete cost no commit.
       const first = [...this.values.getKeys({ start: [s.id, 0], end: [s.id, cutoff], limit: 1 })];
       if (first.length === 0) return total;
-      const n = await this.root.childTransaction(() => {
+      const n = await this.durable(this.root.childTransaction(() => {
         const keys = [...this.values.getKeys({ start: [s.id, 0], end: [s.id, cutoff], limit: CHUNK })];
         if (keys.length === 0) return 0;
         for (const k of keys) this.values.remove(k);
@@ -702,6 +741,9 @@ export class Store {
           this.forget(s);
         }
         return keys.length;
+      }), `retention of series ${s.id}`).catch((err: unknown) => {
+        this.reload(); // the transaction may have forgotten the series in memory
+        throw err;
       });
       total += n;
       if (n < CHUNK) return total;

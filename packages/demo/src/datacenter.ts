@@ -83,22 +83,29 @@ function drifted(n: number, s: number) {
   return { powerW, cpuPct };
 }
 
+/** What simulated server n (1-based) answers: CPU load, an interface counter, its power and `sensorsPerServer` temperatures. */
+export function serverTables(n: number, sensorsPerServer = 0): AgentTable[] {
+  const s = server(n);
+  return [
+    table('hrProcessorEntry', '1.3.6.1.2.1.25.3.3.1', 2, 'integer', s.cpuPct),
+    table('ifEntry', '1.3.6.1.2.1.2.2.1', 10, 'counter32', 0),
+    table('entPhySensorEntry', '1.3.6.1.2.1.99.1.1.1', 4, 'integer', s.powerW),
+    ...(sensorsPerServer
+      ? [{ name: 'lmTempSensorsEntry', entry: '1.3.6.1.4.1.2021.13.16.2.1', columns: [{ number: 3, type: 'gauge32' as const, rows: Object.fromEntries(Array.from({ length: sensorsPerServer }, (_, i) => [i + 1, sensorValue(n, i + 1)])) }] }]
+      : []),
+  ];
+}
+
+/** What the simulated UPS answers: the site's input (facility) and output (IT) power. */
+export function upsTables(): AgentTable[] {
+  return [table('upsInputEntry', '1.3.6.1.2.1.33.1.3.3.1', 5, 'integer', facilityPowerW()), table('upsOutputEntry', '1.3.6.1.2.1.33.1.4.4.1', 4, 'integer', itPowerW())];
+}
+
 /** Starts the site's devices on loopback. */
 export async function simulateDatacenter(opts: SimulationOptions = {}): Promise<SimulatedDatacenter> {
-  const sensorsPerServer = opts.sensorsPerServer ?? 0;
   const specs: AgentTable[][] = [];
-  for (let n = 1; n <= SERVERS; n++) {
-    const s = server(n);
-    specs.push([
-      table('hrProcessorEntry', '1.3.6.1.2.1.25.3.3.1', 2, 'integer', s.cpuPct),
-      table('ifEntry', '1.3.6.1.2.1.2.2.1', 10, 'counter32', 0),
-      table('entPhySensorEntry', '1.3.6.1.2.1.99.1.1.1', 4, 'integer', s.powerW),
-      ...(sensorsPerServer
-        ? [{ name: 'lmTempSensorsEntry', entry: '1.3.6.1.4.1.2021.13.16.2.1', columns: [{ number: 3, type: 'gauge32' as const, rows: Object.fromEntries(Array.from({ length: sensorsPerServer }, (_, i) => [i + 1, sensorValue(n, i + 1)])) }] }]
-        : []),
-    ]);
-  }
-  specs.push([table('upsInputEntry', '1.3.6.1.2.1.33.1.3.3.1', 5, 'integer', facilityPowerW()), table('upsOutputEntry', '1.3.6.1.2.1.33.1.4.4.1', 4, 'integer', itPowerW())]);
+  for (let n = 1; n <= SERVERS; n++) specs.push(serverTables(n, opts.sensorsPerServer));
+  specs.push(upsTables());
   const sim: SimulatedAgents = await startSnmpAgents(specs);
   const started = Date.now();
   const traffic = setInterval(() => {

@@ -5,4 +5,5 @@ export * from './errors.js';
 export * from './actor.js';
 export * from './supervisor.js';
 export * from './connector.js';
+export * from './sink.js';
 export * from './listen.js';

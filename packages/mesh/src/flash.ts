@@ -23,19 +23,19 @@ export function bootBundle(config: ProbeConfig, dataDir = config.dataDir ?? `/va
 }
 
 /**
- * The flashed configuration of probe `id`; waits up to `waitMs` for it to be flashed. A node
- * booting from a bundle takes its configuration from here.
+ * The newest configuration flashed for probe `id`, as stored (the probe checks it before it runs
+ * it), with its revision; waits up to `waitMs` for one. A node booting from a bundle takes its
+ * configuration from here.
  */
-export async function fetchConfig(nc: NatsConnection, id: string, jsDomain?: string, waitMs = 0): Promise<ProbeConfig> {
+export async function fetchFlashed(nc: NatsConnection, id: string, jsDomain?: string, waitMs = 0): Promise<{ revision: number; text: string }> {
   const kv = await configBucket(nc, jsDomain);
-  const origin = `flashed config of ${id} (pm_config/${configKey(id)})`;
   const now = await kv.get(configKey(id));
-  if (now?.operation === 'PUT') return check(ProbeConfig, now.json(), origin);
+  if (now?.operation === 'PUT') return { revision: now.revision, text: now.string() };
   if (waitMs <= 0) throw new Error(`nothing flashed for probe '${id}' yet: run probemesh flash --config <its config>`);
   const it = await kv.watch({ key: configKey(id), ignoreDeletes: true });
   const timer = setTimeout(() => it.stop(), waitMs);
   try {
-    for await (const e of it) if (e.operation === 'PUT') return check(ProbeConfig, e.json(), origin);
+    for await (const e of it) if (e.operation === 'PUT') return { revision: e.revision, text: e.string() };
   } finally {
     clearTimeout(timer);
     it.stop();

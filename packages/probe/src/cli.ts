@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { configFromBundle, loadConfig } from './config.js';
+import { bootFromBundle, type Boot } from './boot.js';
+import { loadConfig } from './config.js';
 import { builtinConnectors } from './connectors.js';
 import { count, untilSignal } from './options.js';
-import { runProbe } from './run.js';
+import { consoleLog, runProbe } from './run.js';
 
 const usage = `probemesh — monitoring probes for data centers and industrial sites
 
@@ -28,10 +29,11 @@ async function main(argv: string[]): Promise<void> {
     case 'probe': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, bundle: { type: 'string' }, wait: { type: 'string' } } });
       if (!values.config && !values.bundle) throw new Error('probemesh probe needs --config <file> or --bundle <boot bundle>');
-      if (values.bundle) console.error(`reading this node's config from NATS KV (boot bundle ${values.bundle}) …`);
       const connectors = await builtinConnectors();
-      const config = values.config ? await loadConfig(values.config, { connectors }) : await configFromBundle(values.bundle!, count('--wait', values.wait ?? '60', 0, 86_400) * 1000);
-      const running = await runProbe(config, { connectors });
+      const boot: Partial<Boot> & Pick<Boot, 'config'> = values.config
+        ? { config: await loadConfig(values.config, { connectors }) }
+        : await bootFromBundle(values.bundle!, { connectors, waitMs: count('--wait', values.wait ?? '60', 0, 86_400) * 1000, log: consoleLog });
+      const running = await runProbe(boot.config, { connectors, ...(boot.revisions ? { revisions: boot.revisions } : {}) });
       untilSignal(() => running.stop());
       return;
     }

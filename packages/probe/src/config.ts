@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { messageOf, type Connector } from '@probemesh/core';
-import { MergedWindows, fetchConfig, meshConnector, natsConnect } from '@probemesh/mesh';
+import { MergedWindows, meshConnector } from '@probemesh/mesh';
 import { BootBundle, ProbeConfig, ProbemeshError, ValidationError, issues, type Issue, type Static, type TSchema } from '@probemesh/model';
 import { checkEntities } from '@probemesh/runtime';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
@@ -122,21 +122,17 @@ export async function loadBundle(path: string): Promise<BootBundle> {
   return new ConfigText(await readText(path, 'boot bundle'), path).check(BootBundle);
 }
 
-/**
- * A new node's configuration from its boot bundle: connects with the bundle's credentials and
- * reads what was flashed for it (waiting up to `waitMs`); the bundle's nats and dataDir win.
- */
-export async function configFromBundle(path: string, waitMs = 60_000): Promise<ProbeConfig> {
-  const bundle = await loadBundle(path);
-  const nc = await natsConnect(bundle.nats, { name: `probemesh-${bundle.probe}-boot` }).catch((err: Error) => {
-    throw new Error(`cannot reach NATS at ${bundle.nats.servers.join(', ')}: ${err.message}`, { cause: err });
-  });
+/** A flashed revision's text (one JSON line in KV) checked against the schema. */
+export function parseFlashed(text: string, origin: string): ProbeConfig {
+  let value: unknown;
   try {
-    const cfg = await fetchConfig(nc, bundle.probe, bundle.nats.jsDomain, waitMs);
-    return { ...cfg, nats: bundle.nats, dataDir: bundle.dataDir };
-  } finally {
-    await nc.close();
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(origin, [{ path: '', message: `not JSON: ${messageOf(err)}` }], { cause: err });
   }
+  const found = issues(ProbeConfig, value);
+  if (found.length) throw new ConfigError(origin, found);
+  return value as ProbeConfig;
 }
 
 /** Whether `config` makes a coordinator, merging its children's partials (read through the `mesh` connector). */

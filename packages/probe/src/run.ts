@@ -1,10 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import type { Connector } from '@probemesh/core';
 import { durationMs, type ProbeConfig } from '@probemesh/model';
-import { Probe, type LogFn } from '@probemesh/runtime';
+import { Probe, type ConfigRevisions, type LogFn } from '@probemesh/runtime';
 import { createApi, readTls, serve } from '@probemesh/api';
 import { MergedWindows, MeshNode, meshConnector } from '@probemesh/mesh';
-import { merges } from './config.js';
+import { flashedOrigin, keepApplied, type Boot } from './boot.js';
+import { checkConfig, merges } from './config.js';
 import { builtinConnectors } from './connectors.js';
 
 /** A probe with its HTTP API, as `probemesh probe` runs it. */
@@ -21,9 +22,14 @@ export const consoleLog: LogFn = (level, message, fields) => {
   process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} ${message}${extra}\n`);
 };
 
-/** Starts a probe from its config: store, connectors, rule actors, HTTP API. */
-export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connectors?: Connector[] } = {}): Promise<RunningProbe> {
+/**
+ * Starts a probe from its config: store, connectors, rule actors, HTTP API. `revisions` says
+ * which flashed revision `config` is (a node booted from its bundle); each revision it applies
+ * is kept in its store to boot from when the newest cannot be had or is refused.
+ */
+export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connectors?: Connector[]; revisions?: Boot['revisions'] } = {}): Promise<RunningProbe> {
   const log = opts.log ?? consoleLog;
+  const revisions: ConfigRevisions = { ...opts.revisions };
   const dataDir = config.dataDir ?? `data/${config.id}`;
   await mkdir(dataDir, { recursive: true });
   const retention = config.retention
@@ -34,7 +40,8 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
     : undefined;
   // A coordinator merges its children's partials and reads them through the `mesh` connector.
   const merged = merges(config) ? new MergedWindows(config.mesh?.children?.length ?? 0) : undefined;
-  const connectors = [...(opts.connectors ?? (await builtinConnectors())), ...(merged ? [meshConnector(merged)] : [])];
+  const builtin = opts.connectors ?? (await builtinConnectors());
+  const connectors = [...builtin, ...(merged ? [meshConnector(merged)] : [])];
   const probe = await Probe.start(
     {
       id: config.id,
@@ -44,11 +51,13 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
       connectors,
       ...(retention ? { retention } : {}),
       log,
+      ...(config.nats ? { configRevisions: () => revisions } : {}),
     },
     { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] },
   );
   let mesh: MeshNode | undefined;
   try {
+    if (opts.revisions) await keepApplied(probe.store, { revision: opts.revisions.applied, config });
     const host = config.http?.host ?? '127.0.0.1';
     if (config.nats) {
       merged?.attach(probe.store);
@@ -68,12 +77,23 @@ export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connect
           // Flash: a config put in KV (probemesh flash) replaces this probe's entities live.
           config: {
             async apply(cfg, rev) {
+              revisions.latest = Math.max(rev, revisions.latest ?? 0);
+              if (rev === revisions.applied) return;
+              // The whole revision is checked first, so a refused one changes nothing.
+              await checkConfig(cfg, builtin, flashedOrigin(config.id, rev));
               await probe.replaceAll({ devices: cfg.devices ?? [], indicators: cfg.indicators ?? [], rules: cfg.rules ?? [] });
+              await keepApplied(probe.store, { revision: rev, config: cfg });
+              revisions.applied = rev;
+              delete revisions.note;
               log('info', `applied flashed config revision ${rev}`);
               const later = (['role', 'parent', 'group', 'dataDir', 'http', 'tokens', 'nats', 'mesh', 'retention'] as const).filter((k) => JSON.stringify(cfg[k]) !== JSON.stringify(config[k]));
               if (later.length) log('warn', `flashed config revision ${rev} also changes ${later.join(', ')}: these apply when the probe restarts`);
             },
-            invalid: (message, rev) => log('warn', `flashed config revision ${rev} not applied: ${message}`),
+            invalid(message, rev) {
+              revisions.latest = Math.max(rev, revisions.latest ?? 0);
+              revisions.note = `revision ${rev} not applied: ${message}`;
+              log('warn', `flashed config revision ${rev} not applied: ${message}`);
+            },
           },
         },
         probe,

@@ -58,6 +58,10 @@ export interface ReadMessage {
   community: string;
   pdu: number;
   requestId: number;
+  /** GetBulk's non-repeaters (error-status in other PDUs). */
+  nonRepeaters: number;
+  /** GetBulk's max-repetitions (error-index in other PDUs). */
+  maxRepetitions: number;
   oids: string[];
 }
 
@@ -88,8 +92,8 @@ export function readMessage(buf: Buffer): ReadMessage {
   p += c.len;
   const { tag: pdu } = head();
   const requestId = integer();
-  integer();
-  integer();
+  const nonRepeaters = integer();
+  const maxRepetitions = integer();
   const list = head();
   const end = p + list.len;
   const oids: string[] = [];
@@ -110,5 +114,5 @@ export function readMessage(buf: Buffer): ReadMessage {
     oids.push(arcs.join('.'));
     p = next;
   }
-  return { version, community, pdu, requestId, oids };
+  return { version, community, pdu, requestId, nonRepeaters, maxRepetitions, oids };
 }

@@ -132,7 +132,14 @@ export function routeTable(ctx: RouteContext): Route[] {
     const { from, to, ...rest } = params as { from?: Time; to?: Time };
     return check(Query, { ...rest, ...(from !== undefined ? { from: ms('from', from) } : {}), ...(to !== undefined ? { to: ms('to', to) } : {}) }, 'query');
   };
-  const ui = consoleHandler();
+  const files = consoleHandler();
+  /** The console's files; a missing one is a 404 in the API's error shape like every other. */
+  const ui = (c: Context<Env>) => {
+    const r = files(c);
+    if (r.status === 404) throw new HttpError(404, 'not-found', `no such file ${c.req.path}`);
+    return r;
+  };
+  const notModified = { description: 'not modified since the ETag given in If-None-Match' };
 
   return [
     route({
@@ -140,7 +147,7 @@ export function routeTable(ctx: RouteContext): Route[] {
       path: '/',
       summary: 'the operator console (@probemesh/web): sign in, mesh, overview, explorer, alerts, configuration',
       access: 'open',
-      answers: { 200: { description: 'the console page (no-cache)', media: ['text/html'] } },
+      answers: { 200: { description: 'the console page (no-cache)', media: ['text/html'] }, 304: notModified },
       handle: ui,
     }),
     route({
@@ -149,7 +156,7 @@ export function routeTable(ctx: RouteContext): Route[] {
       summary: "the console's hashed scripts and styles (immutable; brotli or gzip by Accept-Encoding)",
       access: 'open',
       params: AssetParams,
-      answers: { 200: { description: 'a script or style sheet', media: ['text/javascript', 'text/css'] }, 404: { description: 'no such file' } },
+      answers: { 200: { description: 'a script or style sheet', media: ['text/javascript', 'text/css'] }, 304: notModified, 404: { description: 'no such file' } },
       handle: ui,
     }),
     route({
@@ -248,7 +255,7 @@ export function routeTable(ctx: RouteContext): Route[] {
         'Events `hello` (`{probe}`) then `alert` (an Alert) per transition; a comment every keep-alive period. The token may be given as `?token=` (EventSource cannot send headers). A client that stops reading is dropped (counted in /metrics).',
       access: 'read',
       tokenInQuery: true,
-      answers: { 200: { description: 'an event stream', media: ['text/event-stream'] } },
+      answers: { 200: { description: 'an event stream', media: ['text/event-stream'] }, 503: { description: 'too many alert streams at once; try again later' } },
       handle: (c) => ctx.sse.respond(c),
     }),
     route({

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { bootFromBundle, type Boot } from './boot.js';
 import { loadConfig } from './config.js';
 import { builtinConnectors } from './connectors.js';
+import { ProcessGuard } from './guard.js';
 import { count, untilSignal } from './options.js';
 import { consoleLog, runProbe } from './run.js';
 
@@ -29,11 +30,14 @@ async function main(argv: string[]): Promise<void> {
     case 'probe': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, bundle: { type: 'string' }, wait: { type: 'string' } } });
       if (!values.config && !values.bundle) throw new Error('probemesh probe needs --config <file> or --bundle <boot bundle>');
+      const guard = new ProcessGuard({ log: consoleLog });
+      guard.install();
       const connectors = await builtinConnectors();
       const boot: Partial<Boot> & Pick<Boot, 'config'> = values.config
         ? { config: await loadConfig(values.config, { connectors }) }
         : await bootFromBundle(values.bundle!, { connectors, waitMs: count('--wait', values.wait ?? '60', 0, 86_400) * 1000, log: consoleLog });
-      const running = await runProbe(boot.config, { connectors, ...(boot.revisions ? { revisions: boot.revisions } : {}) });
+      const running = await runProbe(boot.config, { connectors, escapes: () => guard.counts, ...(boot.revisions ? { revisions: boot.revisions } : {}) });
+      guard.stopWith(() => running.stop());
       untilSignal(() => running.stop());
       return;
     }

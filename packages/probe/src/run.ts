@@ -27,7 +27,16 @@ export const consoleLog: LogFn = (level, message, fields) => {
  * which flashed revision `config` is (a node booted from its bundle); each revision it applies
  * is kept in its store to boot from when the newest cannot be had or is refused.
  */
-export async function runProbe(config: ProbeConfig, opts: { log?: LogFn; connectors?: Connector[]; revisions?: Boot['revisions'] } = {}): Promise<RunningProbe> {
+export async function runProbe(
+  config: ProbeConfig,
+  opts: {
+    log?: LogFn;
+    connectors?: Connector[];
+    revisions?: Boot['revisions'];
+    /** What escaped every handler, by kind (the process guard's counts), for /metrics. */
+    escapes?: () => Record<string, number>;
+  } = {},
+): Promise<RunningProbe> {
   const log = opts.log ?? consoleLog;
   const revisions: ConfigRevisions = { ...opts.revisions };
   const dataDir = config.dataDir ?? `data/${config.id}`;

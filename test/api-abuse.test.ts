@@ -1,5 +1,7 @@
 // The HTTP API against slow, idle and greedy clients, on a real probe process (issue 9's rows).
 import t, { type Test } from 'tap';
+import { connect } from 'node:net';
+import { waitUntil } from '@probemesh/testkit';
 import { bigQueryScenario, percentile, seedValues, slowSseScenario, startAlertingProbe, startProbeProcess } from './probe-process.js';
 
 /**
@@ -31,4 +33,56 @@ t.test('api abuse — four parallel last=1000000 queries, pages of 100,000 and t
   t.ok(r.rssPeakMiB - r.rssBeforeMiB < 160, `RSS grew by ${(r.rssPeakMiB - r.rssBeforeMiB).toFixed(1)} MiB at most (bound 160; it was ~1 GiB)`);
   healthPrompt(t, r.healthMs, "the store's first page of last=1000000 is one synchronous read of 1M keys (~1.5 s each here); the API cannot split it");
   t.ok(r.ticksSteady[1] > r.ticksSteady[0], `the other rule kept ticking (${r.ticksSteady.join(' → ')})`);
+});
+
+/** A raw connection to the probe; `closed` resolves with the first line the server sent, if any. */
+function rawClient(url: string, trickle: boolean) {
+  const { hostname, port } = new URL(url);
+  const s = connect(Number(port), hostname);
+  let first = '';
+  let timer: NodeJS.Timeout | undefined;
+  s.on('data', (d) => (first ||= d.toString().split('\r\n')[0]!));
+  s.on('error', () => undefined); // a reset is one way of being closed
+  s.on('connect', () => {
+    if (!trickle) return;
+    s.write('GET /health HTTP/1.1\r\n');
+    timer = setInterval(() => s.write('x-slow: 1\r\n'), 500); // a header line every half second, never the end
+  });
+  const closed = new Promise<string>((resolve) => s.on('close', () => (clearInterval(timer), resolve(first))));
+  return { socket: s, closed };
+}
+
+t.test('api abuse — 100 slowloris connections (idle, or a header line every 500 ms) get 408 and are closed in about 10 s; /health stays prompt meanwhile', async (t) => {
+  const p = await startProbeProcess(t.teardown.bind(t));
+  const clients = Array.from({ length: 100 }, (_, i) => rawClient(p.url, i % 2 === 1));
+  t.teardown(() => clients.forEach((c) => c.socket.destroy()));
+  let open = clients.length;
+  void Promise.all(clients.map((c) => c.closed.then(() => open--)));
+  const health: number[] = [];
+  const started = Date.now();
+  while (open > 0 && Date.now() - started < 60_000) {
+    health.push(await p.healthMs());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const firstLines = await Promise.all(clients.map((c) => c.closed));
+  t.equal(open, 0, 'every slow connection was closed by the probe');
+  t.same([...new Set(firstLines)], ['HTTP/1.1 408 Request Timeout'], 'each was told 408 first');
+  healthPrompt(t, health);
+});
+
+t.test('api abuse — past http.maxConnections new connections are closed at once; once the idle ones time out the probe answers again', async (t) => {
+  const p = await startProbeProcess(t.teardown.bind(t), { http: { maxConnections: 20 } });
+  const idle = Array.from({ length: 20 }, () => rawClient(p.url, false));
+  t.teardown(() => idle.forEach((c) => c.socket.destroy()));
+  await Promise.all(idle.map((c) => new Promise((r) => c.socket.once('connect', r))));
+  await waitUntil('the probe counts the idle connections', async () => {
+    const extra = rawClient(p.url, true);
+    const first = await Promise.race([extra.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 3000))]);
+    extra.socket.destroy();
+    return first === '';
+  }, 30_000);
+  t.pass('a connection past the cap is closed without an answer');
+  const answers = await Promise.all(idle.map((c) => c.closed)); // the test's own keep-alive connection may hold a place: one idle may be refused
+  t.ok(answers.filter((a) => a === 'HTTP/1.1 408 Request Timeout').length >= 18, `the idle ones time out with 408 (${answers.filter(Boolean).length} of ${answers.length}; the rest were refused)`);
+  t.equal((await p.call('GET', '/health', undefined, null)).status, 200, 'and the probe answers again');
 });

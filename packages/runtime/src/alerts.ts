@@ -1,6 +1,6 @@
 import type { Alert, AlertState, Datum, Decision, Severity } from '@probemesh/model';
 import { durationMs } from '@probemesh/model';
-import type { AlertFilter } from './service.js';
+import type { AlertFilter, RaisedAlert } from './service.js';
 
 interface Track {
   holdingSince?: number;
@@ -14,21 +14,21 @@ export interface Verdict {
   device?: string;
   holds: boolean;
   value?: Datum;
-  threshold?: number;
 }
 
 /**
  * Alert semantics operators expect: an alert fires once when its decision has held for its hold
- * time, resolves once when it stops holding, and stays quiet in between; no storm every tick.
+ * time, resolves once when it stops holding, and stays quiet in between; no storm every tick. Each
+ * transition goes to `emit` (the probe's outbox) and into a bounded history.
  */
 export class AlertBook {
   private tracks = new Map<string, Track>();
   private history: Alert[] = [];
-  private listeners = new Set<(a: Alert) => void>();
   fired = 0;
 
   constructor(
     private readonly probe: string,
+    private readonly emit: (a: Alert) => void,
     private readonly keep = 1000,
   ) {}
 
@@ -46,7 +46,7 @@ export class AlertBook {
       const hold = v.decision.for === undefined ? 0 : durationMs(v.decision.for);
       if (!t.firing && now - t.holdingSince >= hold) {
         t.firing = this.make(v, 'firing', t.holdingSince, now);
-        return this.emit(t.firing);
+        return this.record(t.firing);
       }
       return undefined;
     }
@@ -55,10 +55,27 @@ export class AlertBook {
       const resolved = this.make(v, 'resolved', t.firing.since, now);
       t.firing = undefined;
       this.tracks.delete(key);
-      return this.emit(resolved);
+      return this.record(resolved);
     }
     this.tracks.delete(key);
     return undefined;
+  }
+
+  /** Fires an alert that is not a rule's decision (the store's, the mesh's dead-man), once; undefined while it already fires. */
+  raise(a: RaisedAlert, now: number): Alert | undefined {
+    return this.apply({ rule: a.rule, decision: this.decisionOf(a), ...(a.device ? { device: a.device } : {}), holds: true, ...(a.value !== undefined ? { value: a.value } : {}) }, now);
+  }
+
+  /** Resolves what `raise` fired (same rule, decision and device), with `message` or the firing one; undefined when it was not firing. */
+  resolve(a: Pick<RaisedAlert, 'rule' | 'decision' | 'device'> & { message?: string }, now: number): Alert | undefined {
+    const firing = this.tracks.get(this.key(a.rule, a.decision, a.device))?.firing;
+    if (!firing) return undefined;
+    const decision = this.decisionOf({ ...firing, message: a.message ?? firing.message });
+    return this.apply({ rule: a.rule, decision, ...(a.device ? { device: a.device } : {}), holds: false }, now);
+  }
+
+  private decisionOf(a: Pick<RaisedAlert, 'decision' | 'severity' | 'indicator' | 'message'>): Decision {
+    return { id: a.decision, when: a.decision, ...(a.severity ? { severity: a.severity } : {}), ...(a.indicator ? { indicator: a.indicator } : {}), message: a.message };
   }
 
   /** Resolves every firing alert of `rule` (the rule was removed or changed its decisions). */
@@ -68,7 +85,7 @@ export class AlertBook {
       if (!key.startsWith(`${rule}/`)) continue;
       if (t.firing && keepDecisions.has(t.firing.decision)) continue;
       this.tracks.delete(key);
-      if (t.firing) out.push(this.emit({ ...t.firing, state: 'resolved', ts: now, message: `${t.firing.message} (rule changed)` }));
+      if (t.firing) out.push(this.record({ ...t.firing, state: 'resolved', ts: now, message: `${t.firing.message} (rule changed)` }));
     }
     return out;
   }
@@ -91,7 +108,6 @@ export class AlertBook {
       ...(d.indicator ? { indicator: d.indicator } : {}),
       ...(v.device ? { device: v.device } : {}),
       ...(v.value !== undefined ? { value: v.value } : {}),
-      ...(v.threshold !== undefined ? { threshold: v.threshold } : {}),
       severity,
       state,
       message,
@@ -100,29 +116,12 @@ export class AlertBook {
     };
   }
 
-  private emit(a: Alert): Alert {
+  private record(a: Alert): Alert {
     if (a.state === 'firing') this.fired++;
     this.history.push(a);
     if (this.history.length > this.keep) this.history.splice(0, this.history.length - this.keep);
-    for (const l of this.listeners) {
-      try {
-        l(a);
-      } catch {
-        // a listener's failure is its own (a closed SSE stream); others still get the alert
-      }
-    }
+    this.emit(a);
     return a;
-  }
-
-  /** Subscribes to transitions; returns an unsubscribe. */
-  on(fn: (a: Alert) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  /** Firing alerts now. */
-  active(): Alert[] {
-    return [...this.tracks.values()].flatMap((t) => (t.firing ? [t.firing] : []));
   }
 
   /** Recent transitions, newest last, filtered. */

@@ -6,3 +6,4 @@ export { AlertBook } from './alerts.js';
 export { ConnectorRegistry } from './registry.js';
 export { RuleActor, type RuleContext, type RuleCounters } from './rule-actor.js';
 export { StoreWriter, type StoreHealth, type StoreWriterOptions } from './writer.js';
+export { AlertOutbox, type AlertOutboxOptions, type SinkStats } from './outbox.js';

@@ -1,4 +1,4 @@
-import type { Clock, Connector, TimerHandle } from '@probemesh/core';
+import type { AlertSink, Clock, Connector, TimerHandle } from '@probemesh/core';
 import { NotFoundError, Supervisor, UnprocessableError, messageOf, systemClock } from '@probemesh/core';
 import type { Alert, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
 import { Datum as DatumSchema, Query as QuerySchema, check } from '@probemesh/model';
@@ -7,8 +7,9 @@ import { AlertBook } from './alerts.js';
 import { Catalog } from './catalog.js';
 import { ConnectorRegistry } from './registry.js';
 import { RuleActor, type RuleCounters } from './rule-actor.js';
+import { AlertOutbox } from './outbox.js';
 import { StoreWriter, type StoreHealth } from './writer.js';
-import type { AlertFilter, ConfigRevisions, EntityOf, Kind, ProbeInfo, ProbeMetrics, ProbeService } from './service.js';
+import type { AlertFilter, ConfigRevisions, RaisedAlert, EntityOf, Kind, ProbeInfo, ProbeMetrics, ProbeService } from './service.js';
 import { Kinds } from './service.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -28,6 +29,8 @@ export interface ProbeOptions {
   restart?: { initialMs?: number; maxMs?: number; maxRestarts?: number; withinMs?: number };
   /** The flashed configuration revisions `info()` reports (a probe configured through NATS KV). */
   configRevisions?: () => ConfigRevisions;
+  /** Destinations of alert transitions from the start (more with `addSink`). */
+  sinks?: readonly AlertSink[];
   /** Called with each round's values (live publishing, mesh partials). */
   onValues?: (values: import('@probemesh/model').Value[]) => void;
 }
@@ -104,6 +107,9 @@ export async function checkEntities(connectors: readonly Connector[], entities: 
 export class Probe implements ProbeService {
   readonly catalog: Catalog;
   readonly alertBook: AlertBook;
+  /** The one path of alert transitions to their sinks: durable, at least once, each sink on its own. */
+  readonly outbox: AlertOutbox;
+  private readonly listeners = new Set<(a: Alert) => void>();
   private readonly supervisor: Supervisor;
   private readonly actors = new Map<string, RuleActor>();
   private readonly counters = new Map<string, RuleCounters>();
@@ -121,9 +127,11 @@ export class Probe implements ProbeService {
     private readonly clock: Clock,
   ) {
     this.catalog = new Catalog(connectors);
-    this.alertBook = new AlertBook(opts.id);
     this.startedAt = clock.now();
     const log = opts.log ?? (() => undefined);
+    this.outbox = new AlertOutbox(store, { clock, log });
+    for (const sink of opts.sinks ?? []) this.outbox.add(sink);
+    this.alertBook = new AlertBook(opts.id, (a) => this.transition(a));
     this.writer = new StoreWriter(store, { clock, log, onChange: (h) => this.storeChanged(h) });
     this.supervisor = new Supervisor({
       clock,
@@ -350,8 +358,34 @@ export class Probe implements ProbeService {
 
   /** The `store` alert: raised when the store stops taking writes, resolved when it takes them again. */
   private storeChanged(h: StoreHealth): void {
-    const decision = { id: 'unavailable', when: 'the store takes no writes', severity: 'critical' as const, message: `the store cannot commit values (${h.error ?? ''}): rules keep running, their values are held and written when space returns` };
-    this.alertBook.apply({ rule: 'store', decision, holds: !h.available }, this.clock.now());
+    const alert = { rule: 'store', decision: 'unavailable' };
+    if (h.available) this.resolve({ ...alert, message: 'the store takes writes again; held values are written' });
+    else this.raise({ ...alert, severity: 'critical', message: `the store cannot commit values (${h.error ?? ''}): rules keep running, their values are held and written when space returns` });
+  }
+
+  /** Every alert transition: durable for the sinks, then live to the listeners. */
+  private transition(a: Alert): void {
+    void this.outbox.enqueue(a);
+    for (const fn of this.listeners) {
+      try {
+        fn(a);
+      } catch (err) {
+        this.opts.log?.('error', `an alert listener failed on ${a.id}: ${messageOf(err)}`);
+      }
+    }
+  }
+
+  raise(a: RaisedAlert): Alert | undefined {
+    return this.alertBook.raise(a, this.clock.now());
+  }
+
+  resolve(a: Pick<RaisedAlert, 'rule' | 'decision' | 'device'> & { message?: string }): Alert | undefined {
+    return this.alertBook.resolve(a, this.clock.now());
+  }
+
+  addSink(sink: AlertSink): () => Promise<void> {
+    this.outbox.add(sink);
+    return () => this.outbox.remove(sink.name);
   }
 
   alerts(filter?: AlertFilter): Alert[] {
@@ -359,7 +393,8 @@ export class Probe implements ProbeService {
   }
 
   onAlert(fn: (a: Alert) => void): () => void {
-    return this.alertBook.on(fn);
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   metrics(): ProbeMetrics {
@@ -388,6 +423,7 @@ export class Probe implements ProbeService {
       rules: this.ruleStates(),
       connectors: this.connectors.stats(),
       store: this.writer.health(),
+      sinks: this.outbox.stats(),
       latest,
     };
   }
@@ -405,6 +441,7 @@ export class Probe implements ProbeService {
     await this.connectors.stop();
     await this.writes.catch(() => undefined);
     await this.writer.stop();
+    await this.outbox.stop();
     await this.store.close();
   }
 }

@@ -1,5 +1,7 @@
+import type { AlertSink } from '@probemesh/core';
+import type { SinkStats } from './outbox.js';
 import type { StoreHealth } from './writer.js';
-import type { Alert, AlertState, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
+import type { Alert, AlertState, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, Severity, TSchema, Value } from '@probemesh/model';
 
 /** The configuration collections a probe keeps, by their API names. */
 export const Kinds = { indicators: 'indicators', devices: 'devices', rules: 'rules' } as const;
@@ -35,6 +37,23 @@ export interface ProbeInfo {
   config?: ConfigRevisions;
 }
 
+/**
+ * An alert raised by a component rather than a rule's decision — the store's (`store/unavailable`),
+ * the mesh's dead-man (`rule: 'mesh', decision: 'stale', device: <child probe>`) — through the
+ * same path: fired once, recorded, durable, delivered to every sink. `{value}`, `{device}`,
+ * `{indicator}` and `{rule}` in `message` are filled in.
+ */
+export interface RaisedAlert {
+  rule: string;
+  decision: string;
+  device?: string;
+  indicator?: string;
+  /** Default `warning`. */
+  severity?: Severity;
+  message: string;
+  value?: Datum;
+}
+
 /** Filters for listing alerts. */
 export interface AlertFilter {
   state?: AlertState;
@@ -59,6 +78,8 @@ export interface ProbeMetrics {
   connectors: Record<string, Record<string, number>>;
   /** Whether the store takes writes; values held and given up while it does not. */
   store: StoreHealth;
+  /** Each alert sink: transitions pending, delivered, retried, refused. */
+  sinks: SinkStats[];
   /** The latest value of each series (numeric ones), bounded. */
   latest: Array<{ indicator: string; device?: string; instance?: string; datum: Datum; ts: number }>;
 }
@@ -88,8 +109,20 @@ export interface ProbeService {
   scan(q: Query): Iterable<Value[]>;
   ruleStates(): RuleState[];
   alerts(filter?: AlertFilter): Alert[];
-  /** Calls `fn` with every alert transition (firing, resolved) from now on; returns an unsubscribe. */
+  /**
+   * Calls `fn` with every alert transition (firing, resolved) from now on, live and in memory only
+   * (for streams; durable delivery is a sink's); a throw is logged. Returns an unsubscribe.
+   */
   onAlert(fn: (a: Alert) => void): () => void;
+  /** Fires an alert that is not a rule's decision, once (undefined while it already fires). */
+  raise(a: RaisedAlert): Alert | undefined;
+  /** Resolves what `raise` fired (same rule, decision and device); undefined when it was not firing. */
+  resolve(a: Pick<RaisedAlert, 'rule' | 'decision' | 'device'> & { message?: string }): Alert | undefined;
+  /**
+   * Adds a destination of alert transitions to the durable outbox: it gets what the store still
+   * owes a sink of its name, then every transition, at least once. Resolves to a remover.
+   */
+  addSink(sink: AlertSink): () => Promise<void>;
   metrics(): ProbeMetrics;
   /** Schemas of each connector's indicator params and device settings, for docs. */
   connectorSchemas(): Array<{ scheme: string; params: TSchema; deviceParams?: TSchema }>;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ManualClock } from '@probemesh/core';
+import { ManualClock, transitionId } from '@probemesh/core';
 import type { Alert } from '@probemesh/model';
 import { AlertmanagerSink, SinkUnavailableError } from '@probemesh/sinks';
 import { waitUntil } from '@probemesh/testkit';
@@ -43,7 +43,7 @@ t.test('alertmanager sink — a real Alertmanager lists the alert while it fires
   t.teardown(() => sink.stop());
   const since = Date.now() - 60_000;
   const firing = hot(since);
-  await sink.deliver(firing, `${firing.id}.firing.${firing.ts}`, never);
+  await sink.deliver(firing, transitionId(firing), never);
   await waitUntil('Alertmanager lists the firing alert', async () => (await listed(am)).length === 1, 30_000, am.process);
   const [got] = await listed(am);
   t.same(got!.labels, {
@@ -63,7 +63,7 @@ t.test('alertmanager sink — a real Alertmanager lists the alert while it fires
   t.ok(Date.parse(got!.endsAt) > Date.now(), 'valid until a later re-send');
 
   const resolved: Alert = { ...firing, state: 'resolved', value: 31, ts: Date.now() };
-  await sink.deliver(resolved, `${firing.id}.resolved.${resolved.ts}`, never);
+  await sink.deliver(resolved, transitionId(resolved), never);
   await waitUntil('Alertmanager drops the resolved alert', async () => (await listed(am)).length === 0, 30_000, am.process);
   t.same(await listed(am), [], 'nothing active after the resolution');
 });
@@ -77,7 +77,7 @@ t.test('alertmanager sink — while Alertmanager is down a delivery is retryable
   const sink = new AlertmanagerSink({ url: am.url, resendMs: 60_000, clock, log: (_l, m) => logged.push(m) });
   t.teardown(() => sink.stop());
   const firing = hot(clock.now() - 60_000);
-  const id = `${firing.id}.firing.${firing.ts}`;
+  const id = transitionId(firing);
 
   await am.kill();
   const err = await sink.deliver(firing, id, never).catch((e: unknown) => e);

@@ -1,7 +1,6 @@
-import { messageOf, type TimerHandle } from '@probemesh/core';
+import { messageOf, type AlertSink, type TimerHandle } from '@probemesh/core';
 import { ValidationError, type Alert } from '@probemesh/model';
 import { httpTarget, postJson, type HttpTarget, type HttpTargetOptions } from './post.js';
-import type { AlertSink } from './sink.js';
 
 /** The labels the sink sets on every alert; configured labels cannot replace them. */
 export const ALERT_LABELS = ['alertname', 'probe', 'rule', 'decision', 'severity', 'instance', 'device', 'indicator'] as const;

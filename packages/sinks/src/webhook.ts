@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ValidationError, type Alert } from '@probemesh/model';
 import { httpTarget, postJson, type HttpTarget, type HttpTargetOptions } from './post.js';
-import type { AlertSink } from './sink.js';
+import type { AlertSink } from '@probemesh/core';
 
 /** The header that carries the transition's stable id (the receiver drops repeats by it). */
 export const ID_HEADER = 'idempotency-key';

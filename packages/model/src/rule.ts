@@ -11,11 +11,18 @@ export const Targets = Type.Object(
 );
 export type Targets = Static<typeof Targets>;
 
-/** One decision of a rule: when `when` holds (for at least `for`), an alert fires; when it stops holding, it resolves. */
+/**
+ * One decision of a rule: when `when` holds (for at least `for`), an alert fires; when it stops
+ * holding, it resolves. Instead of `when`, `unanswered: N` fires for each target that has not
+ * answered (no reading of this rule arrived from it) for N periods in a row: a dead-man.
+ */
 export const Decision = Type.Object(
   {
     id: Id,
-    when: Expr,
+    when: Type.Optional(Expr),
+    unanswered: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10_000, description: 'periods in a row without any answer from a target, after which this decision fires for it (instead of `when`)' }),
+    ),
     severity: Type.Optional(Severity),
     for: Type.Optional(Duration),
     indicator: Type.Optional(Id),

@@ -99,7 +99,8 @@ export class AlertBook {
         .replaceAll('{device}', v.device ?? '')
         .replaceAll('{indicator}', d.indicator ?? '')
         .replaceAll('{rule}', v.rule);
-    const message = fill(d.message ?? `${v.rule}/${d.id}: ${d.when}${v.device ? ` on ${v.device}` : ''}`);
+    const what = d.when ?? `no answer for ${d.unanswered} periods`;
+    const message = fill(d.message ?? `${v.rule}/${d.id}: ${what}${v.device ? ` on ${v.device}` : ''}`);
     return {
       id: `${this.probe}.${v.rule}.${d.id}${v.device ? `.${v.device}` : ''}`,
       probe: this.probe,

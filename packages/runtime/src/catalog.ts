@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, UnprocessableError } from '@probemesh/core';
 import { compile, type Expression } from '@probemesh/expr';
-import { Device, Indicator, Rule, check, issues, type Datum, type TSchema } from '@probemesh/model';
+import { Device, Indicator, Rule, check, issues, type Datum, type Decision, type TSchema } from '@probemesh/model';
 import type { ConnectorRegistry } from './registry.js';
 import type { EntityOf, Kind } from './service.js';
 
@@ -17,10 +17,10 @@ export interface CompiledIndicator {
   params?: unknown;
 }
 
-/** Compiled decisions of a rule. */
+/** Compiled decisions of a rule: a condition (`when`), or a dead-man (`def.unanswered`). */
 export interface CompiledRule {
   def: Rule;
-  decisions: Array<{ id: string; when: Expression }>;
+  decisions: Array<{ def: Decision; when?: Expression }>;
 }
 
 function expr(src: string, context: 'filter' | 'transform' | 'calculated' | 'decision', known: (id: string) => boolean, where: string): Expression {
@@ -122,7 +122,11 @@ export class Catalog {
     const missingDevices = (def.targets?.devices ?? []).filter((d) => !this.devices.has(d));
     if (missingDevices.length) throw new UnprocessableError(`${where}: unknown device(s) ${missingDevices.join(', ')}`);
     const known = (id: string) => this.indicators.has(id);
-    const decisions = (def.decisions ?? []).map((d) => ({ id: d.id, when: expr(d.when, 'decision', known, `${where} decision '${d.id}'`) }));
+    const decisions = (def.decisions ?? []).map((d) => {
+      if ((d.when === undefined) === (d.unanswered === undefined))
+        throw new UnprocessableError(`${where} decision '${d.id}': give either when (a condition) or unanswered (periods without an answer from a target), ${d.when === undefined ? 'not neither' : 'not both'}`);
+      return { def: d, ...(d.when !== undefined ? { when: expr(d.when, 'decision', known, `${where} decision '${d.id}'`) } : {}) };
+    });
     const ids = new Set<string>();
     for (const d of def.decisions ?? []) {
       if (ids.has(d.id)) throw new UnprocessableError(`${where}: decision id '${d.id}' is used twice`);
@@ -153,7 +157,7 @@ export class Catalog {
     const out: string[] = [];
     if (kind === 'indicators') {
       for (const r of this.rules.values()) {
-        if (r.def.indicators.includes(id) || r.def.decisions?.some((d) => d.indicator === id) || r.decisions.some((d) => d.when.refs.some((x) => x.name === id)))
+        if (r.def.indicators.includes(id) || r.def.decisions?.some((d) => d.indicator === id) || r.decisions.some((d) => d.when?.refs.some((x) => x.name === id)))
           out.push(`rule '${r.def.id}'`);
       }
       for (const i of this.indicators.values()) {

@@ -292,7 +292,7 @@ export class Probe implements ProbeService {
   /** (Re)starts the actor of a rule under the supervisor; its counters survive restarts. */
   private async restartRule(id: string): Promise<void> {
     const rule = this.catalog.rules.get(id)!;
-    this.alertBook.resolveRule(id, this.clock.now(), new Set(rule.decisions.map((d) => d.id)));
+    this.alertBook.resolveRule(id, this.clock.now(), new Set(rule.decisions.map((d) => d.def.id)));
     let counters = this.counters.get(id);
     if (!counters) this.counters.set(id, (counters = { ticks: 0, errors: 0, overruns: 0, valuesStored: 0 }));
     const ctx = {

@@ -66,6 +66,8 @@ export class RuleActor implements Worker {
   private stopped = false;
   /** Previous raw reading per series, for `prev`/`dt` in filters and transforms (counter rates). */
   private readonly prev = new Map<string, { datum: Datum; ts: number }>();
+  /** Periods in a row each target read by this rule has not answered, for `unanswered` decisions. */
+  private readonly silent = new Map<string, number>();
 
   constructor(
     private readonly ruleId: string,
@@ -193,6 +195,8 @@ export class RuleActor implements Worker {
       () => undefined,
       (err: unknown) => messageOf(err),
     );
+    const asked = new Set<string>();
+    const answered = new Set<string>();
     const jobs = [...groups.values()].map((g) => async () => {
       let readings: Reading[];
       try {
@@ -210,6 +214,8 @@ export class RuleActor implements Worker {
       g.requests.forEach((req, i) => {
         const r = readings[i];
         const where = `${req.indicator}${req.device ? `@${req.device.id}` : ''}`;
+        if (req.device) asked.add(req.device.id);
+        if (req.device && r?.ok) answered.add(req.device.id);
         if (!r) return void problems.push(`${where}: connector returned no reading`);
         if (!r.ok) return void problems.push(`${where}: ${r.error}`);
         for (const s of r.samples) {
@@ -221,7 +227,10 @@ export class RuleActor implements Worker {
       });
       return out;
     });
-    return (await pool(jobs, rule.def.concurrency ?? 32)).flat();
+    const values = (await pool(jobs, rule.def.concurrency ?? 32)).flat();
+    for (const d of [...this.silent.keys()]) if (!asked.has(d)) this.silent.delete(d);
+    for (const d of asked) this.silent.set(d, answered.has(d) ? 0 : (this.silent.get(d) ?? 0) + 1);
+    return values;
   }
 
   /** Filter, then transform, one raw reading; undefined when dropped. */
@@ -290,10 +299,14 @@ export class RuleActor implements Worker {
     return out;
   }
 
-  /** Applies each decision per device (when it reads device values) or once for the rule. */
+  /** Applies each decision per device (when it reads device values) or once for the rule; a dead-man per target read. */
   private decide(rule: CompiledRule, targets: Device[], at: number, round: Map<string, Datum>, problems: string[]): void {
-    for (const { id, when } of rule.decisions) {
-      const decision = rule.def.decisions!.find((d) => d.id === id)!;
+    for (const { def: decision, when } of rule.decisions) {
+      const id = decision.id;
+      if (!when) {
+        for (const [device, periods] of this.silent) this.ctx.alerts.apply({ rule: rule.def.id, decision, device, holds: periods >= decision.unanswered!, value: periods }, at);
+        continue;
+      }
       const perDevice = this.readsDevices(when) || (decision.indicator !== undefined && this.isPerDevice(decision.indicator));
       for (const device of perDevice ? targets.map((d) => d.id) : [undefined]) {
         try {

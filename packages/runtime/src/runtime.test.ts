@@ -192,3 +192,25 @@ t.test('runtime — checkEntities refuses what a probe would, each with its plac
   t.equal((err as Error).message, (problems[0]!.error as Error).message, 'the probe refuses the first with the same message');
   t.same(await checkEntities([tableConnector(new Map())], { indicators: [{ id: 'racks', kind: 'static', value: 12 }] }), []);
 });
+
+t.test('runtime — a dead-man decision fires once for a target silent for N periods, resolves when it answers again', async (t) => {
+  const values = new Map<string, number | string>([['a/power', 1]]);
+  const probe = await setup(t, values);
+  await t.rejects(
+    probe.put('rules', { id: 'x', indicators: ['power'], period: '1h', decisions: [{ id: 'd', when: 'power > 1', unanswered: 2 }] }),
+    { name: 'UnprocessableError', message: "rule 'x' decision 'd': give either when (a condition) or unanswered (periods without an answer from a target), not both" },
+  );
+  await t.rejects(probe.put('rules', { id: 'x', indicators: ['power'], period: '1h', decisions: [{ id: 'd' }] }), { message: /not neither/ });
+  await probe.put('rules', { id: 'watch', indicators: ['power'], targets: { devices: ['a', 'b'] }, period: '1h', decisions: [{ id: 'silent', unanswered: 3, severity: 'critical' }] });
+  const seen: string[] = [];
+  probe.onAlert((a) => seen.push(`${a.state} ${a.device} ${a.value}: ${a.message}`));
+  for (let i = 0; i < 2; i++) await probe.tickNow('watch');
+  t.same(seen, [], 'two silent periods of three: nothing yet');
+  await probe.tickNow('watch');
+  await probe.tickNow('watch');
+  t.same(seen, ['firing b 3: watch/silent: no answer for 3 periods on b'], 'fires once for the silent target only');
+  values.set('b/power', 2);
+  await probe.tickNow('watch');
+  t.same(seen.slice(1), ['resolved b 0: watch/silent: no answer for 3 periods on b'], 'resolves when it answers');
+  t.equal(probe.alerts({ state: 'firing' })[0]?.severity, 'critical');
+});

@@ -5,6 +5,7 @@ import { bootFromBundle, type Boot } from './boot.js';
 import { loadConfig } from './config.js';
 import { builtinConnectors } from './connectors.js';
 import { ProcessGuard } from './guard.js';
+import { SystemdNotifier } from './notify.js';
 import { count, untilSignal } from './options.js';
 import { consoleLog, runProbe } from './run.js';
 
@@ -37,8 +38,14 @@ async function main(argv: string[]): Promise<void> {
         ? { config: await loadConfig(values.config, { connectors }) }
         : await bootFromBundle(values.bundle!, { connectors, waitMs: count('--wait', values.wait ?? '60', 0, 86_400) * 1000, log: consoleLog });
       const running = await runProbe(boot.config, { connectors, escapes: () => guard.counts, ...(boot.revisions ? { revisions: boot.revisions } : {}) });
-      guard.stopWith(() => running.stop());
-      untilSignal(() => running.stop());
+      const systemd = new SystemdNotifier({ log: consoleLog });
+      systemd.start();
+      const stop = async () => {
+        await systemd.stop();
+        await running.stop();
+      };
+      guard.stopWith(stop);
+      untilSignal(stop);
       return;
     }
     case 'alerts': {

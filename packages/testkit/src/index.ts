@@ -15,3 +15,4 @@ export * from './web.js';
 export * from './switch.js';
 export * from './forward.js';
 export * from './lan.js';
+export * from './cluster.js';

@@ -11,8 +11,10 @@ const iso = (t: number) => new Date(t).toISOString();
  * What a coordinator knows of its children: which they are (its `children` setting, or the probes
  * naming it their parent), which owe an indicator's windows (as their heartbeats say), which are
  * alive (by heartbeats only), and how long a late window is waited for: `grace` after the latest of
- * the window's end, this probe's (re)connection to NATS, and the child's last partial merged here —
- * so a child catching up a backlog is waited for as long as its windows keep coming.
+ * the window's end, this probe's (re)connection to NATS, the child's last partial merged here and
+ * the last advance of its announced cursor — so a child catching up a backlog is waited for as
+ * long as its windows keep coming — and ten times that when the child says JetStream has the
+ * window already (then the delay is this probe's own consumer's, during a failover say).
  */
 export class Coordination implements Judge {
   constructor(
@@ -20,7 +22,7 @@ export class Coordination implements Judge {
     private readonly members: Membership,
     /** When each child last had a partial merged here. */
     private readonly progress: ReadonlyMap<string, number>,
-    private readonly opts: { children?: readonly string[]; graceMs?: number; missedHeartbeats: number },
+    private readonly opts: { children?: readonly string[]; graceMs?: number; missedHeartbeats: number; heartbeatMs: number },
   ) {}
 
   now(): number {
@@ -51,12 +53,14 @@ export class Coordination implements Judge {
   /** Since when a child is waited for, at the earliest `from`; undefined while this probe is away from NATS. */
   private waitingSince(child: string, from: number): number | undefined {
     const since = this.ctx.link.connectedSince;
-    return since === undefined ? undefined : Math.max(from, since, this.progress.get(child) ?? -Infinity);
+    return since === undefined ? undefined : Math.max(from, since, this.progress.get(child) ?? -Infinity, this.members.cursorMoved(child) ?? -Infinity);
   }
 
   deadline(child: string, w: { windowStart: number; windowEnd: number }): number | undefined {
     const since = this.waitingSince(child, w.windowEnd);
-    return since === undefined ? undefined : since + this.grace(w.windowEnd - w.windowStart);
+    if (since === undefined) return undefined;
+    const cursor = this.members.get(child)?.partials?.cursor;
+    return since + this.grace(w.windowEnd - w.windowStart) * (cursor !== undefined && cursor >= w.windowStart ? 10 : 1);
   }
 
   /** Why a child counts as stale now (missed heartbeats, or heartbeats but no windows), or undefined. */
@@ -65,11 +69,13 @@ export class Coordination implements Judge {
       const seen = this.members.lastSeen(child);
       return `probe ${child} missed ${this.opts.missedHeartbeats} heartbeats (${seen === undefined ? 'never heard' : `last heard ${iso(seen)}`})`;
     }
+    // Judged by what the child says it delivered (its cursor), not by what reached this probe's consumer.
     const owed = this.members.get(child)?.partials;
-    if (!owed) return undefined;
-    const since = this.waitingSince(child, -Infinity);
-    if (since !== undefined && this.now() - since > owed.windowMs + this.grace(owed.windowMs))
-      return `probe ${child} sends heartbeats but its windows stopped arriving (${this.progress.has(child) ? `last merged ${iso(this.progress.get(child)!)}` : 'none merged yet'})`;
+    const since = this.ctx.link.connectedSince;
+    const moved = this.members.cursorMoved(child);
+    if (!owed || since === undefined || moved === undefined) return undefined;
+    if (this.now() - Math.max(since, moved) > owed.windowMs + this.grace(owed.windowMs) + this.opts.heartbeatMs)
+      return `probe ${child} sends heartbeats but its windows stopped going out (${owed.cursor === undefined ? 'none delivered yet' : `the last one delivered began ${iso(owed.cursor)}`})`;
     return undefined;
   }
 }

@@ -28,7 +28,7 @@ export function jsonOf(m: { json(): unknown }): unknown {
  * others (after a reconnect every probe gets the full allowance again).
  */
 export class Membership {
-  private readonly members = new Map<string, { hb: Heartbeat; lastSeen: number }>();
+  private readonly members = new Map<string, { hb: Heartbeat; lastSeen: number; cursorMoved: number }>();
   /** Heartbeats dropped: not a heartbeat, or sent on another probe's subject. */
   dropped = 0;
 
@@ -47,14 +47,22 @@ export class Membership {
       this.dropped++;
       return;
     }
+    const now = this.clock.now();
+    const had = this.members.get(hb.probe);
+    const cursorMoved = had && had.hb.partials?.cursor === hb.partials?.cursor ? had.cursorMoved : now;
     this.members.delete(hb.probe); // re-inserted last: the map stays in order of last heard
-    this.members.set(hb.probe, { hb, lastSeen: this.clock.now() });
+    this.members.set(hb.probe, { hb, lastSeen: now, cursorMoved });
     if (this.members.size > MAX_MEMBERS) this.members.delete(this.members.keys().next().value!);
   }
 
   /** The last heartbeat of a probe, if it was heard. */
   get(probe: string): Heartbeat | undefined {
     return this.members.get(probe)?.hb;
+  }
+
+  /** When a probe's heartbeat last announced a new partials cursor (or first announced one): its windows are still going out. */
+  cursorMoved(probe: string): number | undefined {
+    return this.members.get(probe)?.cursorMoved;
   }
 
   /** When a probe was last heard. */

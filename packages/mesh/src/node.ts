@@ -115,7 +115,7 @@ export class MeshNode {
       const children = opts.children ? new Set(opts.children) : undefined;
       this.merger = new Merger(this.ctx, opts.merged, () => children);
       this.follower = new AlertFollower(this.ctx);
-      this.coordination = new Coordination(this.ctx, this.members, this.merger.progress, { ...(opts.children ? { children: opts.children } : {}), ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}), missedHeartbeats });
+      this.coordination = new Coordination(this.ctx, this.members, this.merger.progress, { ...(opts.children ? { children: opts.children } : {}), ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}), missedHeartbeats, heartbeatMs });
       opts.merged.judgeWith(this.coordination);
     }
   }
@@ -137,15 +137,16 @@ export class MeshNode {
     refusal.catch(() => undefined);
     const race = <T>(p: Promise<T>) => Promise.race([p, refusal]);
     this.offAlert = this.service.onAlert((a) => this.raise(a));
+    const { id, nats } = this.opts;
     await race(this.launch(this.link.spec()));
     await race(this.link.firstAttempt);
-    await race(this.launch(this.setup.spec()));
-    if (this.link.current) await race(this.setup.firstAttempt);
-    this.refusedAtStart = undefined;
-    const { id, nats } = this.opts;
+    // Core NATS first: the probe is heard and answers while JetStream may still be starting.
     await this.launch(subscriptionChild('queries', this.ctx, subjects.query(id), (m) => this.answer(m)));
     await this.launch(this.members.spec(this.ctx));
     await this.launch(loopChild('heartbeat', (signal) => this.beat(signal)));
+    await race(this.launch(this.setup.spec()));
+    if (this.link.current) await race(this.setup.firstAttempt);
+    this.refusedAtStart = undefined;
     await this.launch(this.outbox.spec());
     if (this.sender) await this.launch(this.sender.spec());
     if (this.merger) await this.launch(this.merger.spec(nats, this.setup));

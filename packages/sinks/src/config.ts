@@ -12,7 +12,7 @@ export interface SinkContext {
   path?: string;
 }
 
-/** A sink built from the config: a webhook, or an Alertmanager whose re-sends `stop()` ends. */
+/** A sink built from the config; `stop()` ends what it runs between deliveries (Alertmanager's re-sends). */
 export type ConfiguredSink = WebhookSink | AlertmanagerSink;
 
 /**

@@ -4,6 +4,7 @@ import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type ConfigRevisions, type LogFn } from '@probemesh/runtime';
 import { createApi, readTls, serve } from '@probemesh/api';
 import { MergedWindows, MeshNode, meshConnector } from '@probemesh/mesh';
+import { createSinks } from '@probemesh/sinks';
 import { flashedOrigin, keepApplied, type Boot } from './boot.js';
 import { checkConfig, merges } from './config.js';
 import { builtinConnectors } from './connectors.js';
@@ -51,6 +52,8 @@ export async function runProbe(
   const merged = merges(config) ? new MergedWindows(config.mesh?.children?.length ?? 0) : undefined;
   const builtin = opts.connectors ?? (await builtinConnectors());
   const connectors = [...builtin, ...(merged ? [meshConnector(merged)] : [])];
+  // Webhooks and Alertmanagers get every alert transition through the probe's durable outbox.
+  const sinks = await createSinks(config.alerts?.sinks ?? [], { log: (level, message) => log(level, `[alerts] ${message}`) });
   const probe = await Probe.start(
     {
       id: config.id,
@@ -60,6 +63,7 @@ export async function runProbe(
       connectors,
       ...(retention ? { retention } : {}),
       log,
+      sinks,
       ...(config.nats ? { configRevisions: () => revisions } : {}),
     },
     { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] },
@@ -95,7 +99,7 @@ export async function runProbe(
               revisions.applied = rev;
               delete revisions.note;
               log('info', `applied flashed config revision ${rev}`);
-              const later = (['role', 'parent', 'group', 'dataDir', 'http', 'tokens', 'nats', 'mesh', 'retention'] as const).filter((k) => JSON.stringify(cfg[k]) !== JSON.stringify(config[k]));
+              const later = (['role', 'parent', 'group', 'dataDir', 'http', 'tokens', 'nats', 'mesh', 'alerts', 'retention'] as const).filter((k) => JSON.stringify(cfg[k]) !== JSON.stringify(config[k]));
               if (later.length) log('warn', `flashed config revision ${rev} also changes ${later.join(', ')}: these apply when the probe restarts`);
             },
             invalid(message, rev) {
@@ -127,11 +131,13 @@ export async function runProbe(
         await server.close();
         await m?.stop();
         await probe.stop();
+        for (const s of sinks) s.stop();
       },
     };
   } catch (err) {
     await mesh?.stop();
     await probe.stop();
+    for (const s of sinks) s.stop();
     throw err;
   }
 }

@@ -94,7 +94,8 @@ export async function startSnmpAgents(specs: ReadonlyArray<AgentTable[] | AgentS
       agent.getAuthorizer().addCommunity('public');
       const mib = agent.getMib();
       const types = new Map<string, AgentType>();
-      for (const t of spec.tables ?? []) {
+      for (const table of spec.tables ?? []) {
+        const t = { ...table, columns: [...table.columns].sort((a, b) => a.number - b.number) }; // MIB order, whatever order the caller built them in
         const rowIds = [...new Set(t.columns.flatMap((c) => Object.keys(c.rows).map(Number)))].sort((a, b) => a - b);
         mib.registerProvider({
           name: t.name,

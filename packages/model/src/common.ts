@@ -1,9 +1,17 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ValidationError } from './errors.js';
 
 /** An id of a probe, rule, device or indicator: safe inside a NATS subject token and an LMDB key. */
 export const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'letters, digits, _ and -; 1 to 64 characters' });
 export type Id = Static<typeof Id>;
+
+/** An id field that says what it names (the description keeps the form an id must have). */
+export const idOf = (what: string) => described(Id, `${what} (letters, digits, _ and -; 1 to 64 characters)`);
+
+/** `schema` with a description of its own (TypeBox's CloneType keeps the original's). */
+export function described<T extends TSchema>(schema: T, description: string): T {
+  return { ...schema, description };
+}
 
 /** A duration such as "500ms", "10s", "15m", "2h", "7d", or a number of milliseconds. */
 export const Duration = Type.Union([
@@ -25,10 +33,12 @@ export const Expr = Type.String({ minLength: 1, maxLength: 4096, description: 'a
 export type Expr = Static<typeof Expr>;
 
 /** Free-form labels: network, rack, role … */
-export const Tags = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 256 }));
+export const Tags = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 256 }), {
+  description: 'labels: name → text, e.g. {role: server, network: n1}; names of letters, digits, _, . and -',
+});
 export type Tags = Static<typeof Tags>;
 
-export const Severity = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]);
+export const Severity = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')], { description: 'how bad an alert is (default warning)' });
 export type Severity = Static<typeof Severity>;
 
 const unitMs: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };

@@ -1,42 +1,42 @@
-import { CloneType, Type, type Static } from '@sinclair/typebox';
-import { Duration, Id } from './common.js';
+import { Type, type Static } from '@sinclair/typebox';
+import { Duration, Id, idOf, described } from './common.js';
 import { Device } from './device.js';
 import { Indicator } from './indicator.js';
 import { Role } from './mesh.js';
 import { Rule } from './rule.js';
 
-export const TokenRole = Type.Union([Type.Literal('read'), Type.Literal('admin')]);
+export const TokenRole = Type.Union([Type.Literal('read'), Type.Literal('admin')], { description: 'read: queries, lists, alerts; admin: also changes configuration' });
 export type TokenRole = Static<typeof TokenRole>;
 
 /** An API token: `read` may query, `admin` may also change configuration. */
 export const Token = Type.Object(
-  { name: Id, token: Type.String({ minLength: 16, maxLength: 256 }), role: TokenRole },
-  { additionalProperties: false },
+  { name: idOf('who holds the token, for logs'), token: Type.String({ minLength: 16, maxLength: 256, description: 'the secret, sent as Authorization: Bearer <token>; at least 16 characters' }), role: TokenRole },
+  { additionalProperties: false, description: 'an API token' },
 );
 export type Token = Static<typeof Token>;
 
 /** How long values are kept: by age and by a size budget, oldest first. */
 export const Retention = Type.Object(
   {
-    maxAge: Type.Optional(Duration),
-    maxBytes: Type.Optional(Type.Integer({ minimum: 1_048_576 })),
+    maxAge: Type.Optional(described(Duration, 'values older than this go, e.g. 30d')),
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1_048_576, description: 'store size budget in bytes: the oldest values go first' })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'how long values are kept (checked every minute)' },
 );
 export type Retention = Static<typeof Retention>;
 
 /** How a probe reaches NATS. */
 export const NatsOptions = Type.Object(
   {
-    servers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-    user: Type.Optional(Type.String()),
-    pass: Type.Optional(Type.String()),
-    token: Type.Optional(Type.String()),
+    servers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'NATS URLs, e.g. nats://hub:4222; every seed of a cluster' }),
+    user: Type.Optional(Type.String({ description: 'NATS user (each probe its own: it may publish only under its id)' })),
+    pass: Type.Optional(Type.String({ description: 'password of `user`' })),
+    token: Type.Optional(Type.String({ description: 'NATS token, instead of a user' })),
     nkeySeed: Type.Optional(Type.String({ description: 'NKEY user seed (SU…)' })),
     creds: Type.Optional(Type.String({ description: 'path of a .creds file' })),
     jsDomain: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: "JetStream domain of the hub, for probes on a leaf node without JetStream of its own" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'how the probe reaches NATS, which makes it part of the mesh (absent: it runs alone)' },
 );
 export type NatsOptions = Static<typeof NatsOptions>;
 
@@ -63,15 +63,15 @@ export const MeshSettings = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "what the probe does in the mesh: the partials it owes its parent, whose partials it merges" },
 );
 export type MeshSettings = Static<typeof MeshSettings>;
 
-const sinkName = CloneType(Id, { description: 'names the sink in logs and in the outbox (default: its type, then -2, -3 … for more of one type); keep it when reordering sinks so queued deliveries follow' });
+const sinkName = described(Id, 'names the sink in logs and in the outbox (default: its type, then -2, -3 … for more of one type); keep it when reordering sinks so queued deliveries follow');
 const sinkHeaders = Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$" }), Type.String({ maxLength: 4096 }), {
   description: 'more request headers (e.g. authorization); the sink\'s own cannot be replaced',
 });
-const sinkTimeout = CloneType(Duration, { description: 'for the whole request, connecting to the last byte of the answer (default 10s)' });
+const sinkTimeout = described(Duration, 'for the whole request, connecting to the last byte of the answer (default 10s)');
 const sinkCa = Type.String({ minLength: 1, description: 'path of a PEM file of CA certificates trusted for https (default: Node\'s bundled roots)' });
 
 /** A webhook that receives each alert transition as a signed JSON POST. */
@@ -102,7 +102,7 @@ export const AlertmanagerSinkConfig = Type.Object(
         description: 'added to every alert (site, team …) for Alertmanager routes; the sink\'s own labels cannot be replaced',
       }),
     ),
-    resend: Type.Optional(CloneType(Duration, { description: 'how often firing alerts are sent again; each is valid for 4 intervals (default 1m)' })),
+    resend: Type.Optional(described(Duration, 'how often firing alerts are sent again; each is valid for 4 intervals (default 1m)')),
     headers: Type.Optional(sinkHeaders),
     timeout: Type.Optional(sinkTimeout),
     ca: Type.Optional(sinkCa),
@@ -125,17 +125,17 @@ export type AlertSettings = Static<typeof AlertSettings>;
 /** A probe's whole configuration: what a config file holds and what `flash` puts in KV. */
 export const ProbeConfig = Type.Object(
   {
-    id: Id,
+    id: idOf('this probe, as NATS subjects, the mesh and alerts name it'),
     role: Type.Optional(Role),
-    parent: Type.Optional(Id),
+    parent: Type.Optional(idOf('the coordinator this probe reports to (delegated probes)')),
     group: Type.Optional(Type.String({ maxLength: 128, description: 'device group this probe reports for (e.g. its network)' })),
-    dataDir: Type.Optional(Type.String()),
+    dataDir: Type.Optional(Type.String({ description: 'the LMDB store: a folder, relative to the config file (default data/<id> in the working directory)' })),
     http: Type.Optional(
       Type.Object(
         {
-          host: Type.Optional(Type.String()),
-          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-          bodyLimit: Type.Optional(Type.Integer({ minimum: 1024 })),
+          host: Type.Optional(Type.String({ description: 'address the API listens on (default 127.0.0.1; 0.0.0.0 for every interface)' })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'port of the API (default 8080; 0: any free port)' })),
+          bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, description: 'largest request body in bytes (default 1 MiB)' })),
           tls: Type.Optional(
             Type.Object(
               {
@@ -147,17 +147,17 @@ export const ProbeConfig = Type.Object(
           ),
           maxConnections: Type.Optional(Type.Integer({ minimum: 1, description: 'connections at once (default 1000)' })),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'the HTTP API' },
       ),
     ),
-    tokens: Type.Optional(Type.Array(Token)),
+    tokens: Type.Optional(Type.Array(Token, { description: 'who may use the API' })),
     nats: Type.Optional(NatsOptions),
     mesh: Type.Optional(MeshSettings),
     alerts: Type.Optional(AlertSettings),
     retention: Type.Optional(Retention),
-    devices: Type.Optional(Type.Array(Device)),
-    indicators: Type.Optional(Type.Array(Indicator)),
-    rules: Type.Optional(Type.Array(Rule)),
+    devices: Type.Optional(Type.Array(Device, { description: 'the monitored things' })),
+    indicators: Type.Optional(Type.Array(Indicator, { description: 'what is measured: atomic (read), calculated (formula), static (set)' })),
+    rules: Type.Optional(Type.Array(Rule, { description: 'which indicators, on which devices, how often, and the decisions that raise alerts' })),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Id, Tags } from './common.js';
+import { Tags, idOf } from './common.js';
 
 /**
  * A monitored thing (N). `protocols` holds per-scheme settings (SNMP community or v3 user,
@@ -7,8 +7,8 @@ import { Id, Tags } from './common.js';
  */
 export const Device = Type.Object(
   {
-    id: Id,
-    name: Type.Optional(Type.String({ maxLength: 256 })),
+    id: idOf('the device, as rules, values and alerts name it'),
+    name: Type.Optional(Type.String({ maxLength: 256, description: 'a name for people' })),
     address: Type.String({ minLength: 1, maxLength: 253, description: 'host name or IP address' }),
     tags: Type.Optional(Tags),
     protocols: Type.Optional(

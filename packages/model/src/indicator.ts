@@ -1,11 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Datum, Expr, Id } from './common.js';
+import { Datum, Expr, idOf, described } from './common.js';
 
 const meta = {
-  id: Id,
-  name: Type.Optional(Type.String({ maxLength: 256 })),
-  unit: Type.Optional(Type.String({ maxLength: 32 })),
-  description: Type.Optional(Type.String({ maxLength: 2048 })),
+  id: idOf('the indicator, as rules, formulas and queries name it'),
+  name: Type.Optional(Type.String({ maxLength: 256, description: 'a name for people' })),
+  unit: Type.Optional(Type.String({ maxLength: 32, description: 'unit of its values, e.g. W, %, bit/s (shown, not converted)' })),
+  description: Type.Optional(Type.String({ maxLength: 2048, description: 'what it measures, for people' })),
 };
 
 /**
@@ -15,7 +15,7 @@ const meta = {
 export const Source = Type.Unsafe<{ scheme: string } & Record<string, unknown>>(
   Type.Object(
     { scheme: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'connector scheme: snmp, http, icmp, pcap …' }) },
-    { additionalProperties: true },
+    { additionalProperties: true, description: "the connector's scheme and its parameters (see the connector's section)" },
   ),
 );
 export type Source = Static<typeof Source>;
@@ -24,10 +24,10 @@ export type Source = Static<typeof Source>;
 export const AtomicIndicator = Type.Object(
   {
     ...meta,
-    kind: Type.Literal('atomic'),
+    kind: Type.Literal('atomic', { description: 'read from devices through a connector' }),
     source: Source,
-    filter: Type.Optional(Expr),
-    transform: Type.Optional(Expr),
+    filter: Type.Optional(described(Expr, 'an expression over `value`: a reading is kept only when it holds')),
+    transform: Type.Optional(described(Expr, 'an expression that turns `value` into what is stored, e.g. value * 1000, rate(value) * 8')),
   },
   { additionalProperties: false },
 );
@@ -37,8 +37,8 @@ export type AtomicIndicator = Static<typeof AtomicIndicator>;
 export const CalculatedIndicator = Type.Object(
   {
     ...meta,
-    kind: Type.Literal('calculated'),
-    formula: Expr,
+    kind: Type.Literal('calculated', { description: 'computed each round from other indicators' }),
+    formula: described(Expr, 'an expression over other indicators (name@device for one device) and window functions, e.g. facility_power@meter / it_power, mean(pue, "15m")'),
   },
   { additionalProperties: false },
 );
@@ -48,8 +48,8 @@ export type CalculatedIndicator = Static<typeof CalculatedIndicator>;
 export const StaticIndicator = Type.Object(
   {
     ...meta,
-    kind: Type.Literal('static'),
-    value: Datum,
+    kind: Type.Literal('static', { description: 'a value an administrator sets' }),
+    value: described(Datum, 'a number or a text'),
   },
   { additionalProperties: false },
 );

@@ -26,7 +26,10 @@ export const PartialAggregate = Type.Object(
 );
 export type PartialAggregate = Static<typeof PartialAggregate>;
 
-export const Role = Type.Union([Type.Literal('standalone'), Type.Literal('delegated'), Type.Literal('coordinator')]);
+/** A probe's place in the mesh. */
+export const Role = Type.Union([Type.Literal('standalone'), Type.Literal('delegated'), Type.Literal('coordinator')], {
+  description: 'standalone (default): alone; delegated: sends partials and alerts to its parent; coordinator: merges its children\'s partials and follows their alerts',
+});
 export type Role = Static<typeof Role>;
 
 export const ActorStatus = Type.Union([

@@ -1,13 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, Expr, Id, Severity, Tags } from './common.js';
+import { Duration, Expr, Id, Severity, Tags, idOf, described } from './common.js';
 
 /** Which devices a rule runs on: ids, a tag selector (all tags must match), or both (union). */
 export const Targets = Type.Object(
   {
-    devices: Type.Optional(Type.Array(Id, { maxItems: 10000 })),
-    tags: Type.Optional(Tags),
+    devices: Type.Optional(Type.Array(Id, { maxItems: 10000, description: 'device ids' })),
+    tags: Type.Optional(described(Tags, 'devices whose tags include all of these')),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'the devices the rule reads: listed ids, devices matching tags, or both (absent: calculated and static indicators only)' },
 );
 export type Targets = Static<typeof Targets>;
 
@@ -18,14 +18,14 @@ export type Targets = Static<typeof Targets>;
  */
 export const Decision = Type.Object(
   {
-    id: Id,
-    when: Type.Optional(Expr),
+    id: idOf('the decision, as alerts name it'),
+    when: Type.Optional(described(Expr, 'an expression over the round\'s values; an alert fires while it holds, e.g. cpu_load > 90')),
     unanswered: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 10_000, description: 'periods in a row without any answer from a target, after which this decision fires for it (instead of `when`)' }),
     ),
     severity: Type.Optional(Severity),
-    for: Type.Optional(Duration),
-    indicator: Type.Optional(Id),
+    for: Type.Optional(described(Duration, 'how long `when` must hold before the alert fires (default at once)')),
+    indicator: Type.Optional(described(Id, 'the indicator whose value the alert carries')),
     message: Type.Optional(Type.String({ maxLength: 1024, description: 'text of the alert; {value}, {device}, {indicator} are filled in' })),
   },
   { additionalProperties: false },
@@ -35,15 +35,15 @@ export type Decision = Static<typeof Decision>;
 /** A rule (R): which indicators, on which targets, how often, and the decisions taken on each round's values. */
 export const Rule = Type.Object(
   {
-    id: Id,
-    name: Type.Optional(Type.String({ maxLength: 256 })),
-    indicators: Type.Array(Id, { minItems: 1, maxItems: 1000 }),
+    id: idOf('the rule, as values and alerts name it'),
+    name: Type.Optional(Type.String({ maxLength: 256, description: 'a name for people' })),
+    indicators: Type.Array(Id, { minItems: 1, maxItems: 1000, description: 'the indicators read and computed each round, in order' }),
     targets: Type.Optional(Targets),
-    period: Duration,
-    timeout: Type.Optional(Duration),
-    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
-    decisions: Type.Optional(Type.Array(Decision, { maxItems: 100 })),
-    enabled: Type.Optional(Type.Boolean()),
+    period: described(Duration, 'how often a round runs, e.g. 10s'),
+    timeout: Type.Optional(described(Duration, 'how long a round may read before unanswered devices count as down (default: the period)')),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'devices read at once (default 64)' })),
+    decisions: Type.Optional(Type.Array(Decision, { maxItems: 100, description: 'what turns a round\'s values into alerts' })),
+    enabled: Type.Optional(Type.Boolean({ description: 'false: the rule is kept but does not run (default true)' })),
   },
   { additionalProperties: false },
 );

@@ -67,8 +67,6 @@ export const msgIds = {
 
 /** Kinds of records the mesh keeps in a probe's store (`store.config`). */
 export const meshStore = {
-  /** Alert transitions not yet acknowledged by JetStream, in order. */
-  outbox: 'mesh-outbox',
   /** Other probes' alerts a coordinator follows, newest transition per alert. */
   alerts: 'mesh-alerts',
   /** A coordinator's merged windows, one kind per UTC day so old days go at once. */

@@ -74,7 +74,7 @@ function explain(e: ValueError): string {
     case ValueErrorType.ObjectRequiredProperty:
       return `missing required field '${key}'${e.schema.description ? ` (${e.schema.description})` : ''}`;
     case ValueErrorType.Union: {
-      const choices = (e.schema.anyOf as TSchema[]).map(described);
+      const choices = (e.schema.anyOf as TSchema[]).map(inWords);
       const literals = (e.schema.anyOf as TSchema[]).flatMap((b) => (typeof b.const === 'string' ? [b.const] : []));
       const meant = typeof e.value === 'string' ? closest(e.value, literals) : undefined;
       const list = literals.length > 2 ? `one of ${choices.join(', ')}` : choices.join(choices.some((c) => c.includes(',')) ? '; or ' : ' or ');
@@ -88,7 +88,7 @@ function explain(e: ValueError): string {
 }
 
 /** A schema in a few words: its description, its literal value, or its type. */
-function described(s: TSchema): string {
+function inWords(s: TSchema): string {
   if (s.const !== undefined) return JSON.stringify(s.const).replace(/^"(.*)"$/, "'$1'");
   return s.description ?? (s.type === 'object' ? 'an object' : s.type === 'array' ? 'a list' : `a ${s.type ?? 'value'}`);
 }

@@ -39,7 +39,7 @@ try {
   await probe.store.append(values);
   const api = await serve(createApi(probe, { tokens: [{ name: 'bench', role: 'read', token: TOKEN }] }), { port: 0 });
   const auth = { authorization: `Bearer ${TOKEN}` };
-  const bigPath = '/query?indicator=power&last=13000';
+  const bigPath = '/query?indicator=power&last=13000&limit=13000'; // a page above the default size of 10,000
   const big = await (await fetch(api.url + bigPath, { headers: auth })).text();
   const small = await (await fetch(api.url + '/query?indicator=power&last=1', { headers: auth })).text();
   progress(`records response: ${(big.length / 1e6).toFixed(2)} MB; small response: ${small.length} B`);

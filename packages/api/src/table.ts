@@ -76,16 +76,26 @@ function typesOf(s: TSchema | undefined): Set<string> {
 
 const NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
 
-/** Query-string and path values are text: numbers and booleans are read where the schema takes them. */
-function coerce(schema: TObject, raw: Record<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    const types = typesOf(schema.properties[k]);
-    if ((types.has('integer') || types.has('number')) && NUMBER.test(v) && Number.isSafeInteger(Math.trunc(Number(v)))) out[k] = Number(v);
-    else if (types.has('boolean') && (v === 'true' || v === 'false')) out[k] = v === 'true';
-    else out[k] = v;
+/**
+ * Reads query-string and path values (text) as the schema takes them: numbers where it takes a
+ * number, booleans where it takes a boolean. The schema is looked at once, here.
+ */
+function coercer(schema: TObject): (raw: Record<string, string>) => Record<string, unknown> {
+  const numeric = new Set<string>();
+  const boolean = new Set<string>();
+  for (const [k, s] of Object.entries(schema.properties)) {
+    const types = typesOf(s);
+    if (types.has('integer') || types.has('number')) numeric.add(k);
+    if (types.has('boolean')) boolean.add(k);
   }
-  return out;
+  return (raw) => {
+    const out: Record<string, unknown> = { ...raw };
+    for (const [k, v] of Object.entries(raw)) {
+      if (numeric.has(k) && NUMBER.test(v) && Number.isSafeInteger(Math.trunc(Number(v)))) out[k] = Number(v);
+      else if (boolean.has(k) && (v === 'true' || v === 'false')) out[k] = v === 'true';
+    }
+    return out;
+  };
 }
 
 const JSON_TYPE = /^application\/([a-z.+-]*\+)?json\b/i;
@@ -116,6 +126,8 @@ export function mount(app: Hono<Env>, routes: readonly Route[], roleOf: (c: Cont
   for (const r of routes) {
     const query = r.query ?? NO_QUERY;
     for (const s of [r.params, query, r.body]) if (s) fits(s, undefined); // compiles the validator now, not on the first request
+    const params = r.params && coercer(r.params);
+    const queryOf = coercer(query);
     app.on(r.method.toUpperCase(), honoPath(r.path), async (c) => {
       if (r.access !== 'open') {
         const role = roleOf(c, r.tokenInQuery ?? false);
@@ -126,8 +138,8 @@ export function mount(app: Hono<Env>, routes: readonly Route[], roleOf: (c: Cont
       const q = c.req.query();
       if (r.tokenInQuery) delete q.token;
       const input = {
-        params: r.params ? check(r.params, coerce(r.params, c.req.param() as Record<string, string>), 'path') : {},
-        query: check(query, coerce(query, q), 'query string'),
+        params: r.params && params ? check(r.params, params(c.req.param() as Record<string, string>), 'path') : {},
+        query: check(query, queryOf(q), 'query string'),
         body: r.body ? check(r.body, await jsonBody(c), 'body') : undefined,
       };
       return r.handle(c, input as never);

@@ -1,8 +1,10 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { ManualClock, transitionId } from '@probemesh/core';
-import type { Alert } from '@probemesh/model';
-import { AlertmanagerSink, SinkUnavailableError } from '@probemesh/sinks';
-import { waitUntil } from '@probemesh/testkit';
+import type { Alert, AlertSinkConfig } from '@probemesh/model';
+import { runProbe } from '@probemesh/probe';
+import { AlertmanagerSink, SinkUnavailableError, verifySignature, type WebhookBody } from '@probemesh/sinks';
+import { freeTcpPort, startJsonDevice, tempDir, waitUntil } from '@probemesh/testkit';
 import { startAlertmanager, type Started } from './prometheus-stack.js';
 
 /** One alert as Alertmanager's own GET /api/v2/alerts lists it. */
@@ -94,4 +96,100 @@ t.test('alertmanager sink — while Alertmanager is down a delivery is retryable
   await waitUntil('listed again after the re-send', async () => (await listed(am)).length === 1, 30_000, am.process);
   t.equal((await listed(am))[0]!.labels.alertname, 'cooling/hot');
   t.same(logged, [], 'the re-send succeeded');
+});
+
+const SECRET = 'end-to-end-webhook-secret';
+
+/** A probe whose rule `cooling` fires `hot` while the room's inlet is above 35 °C, with `sinks`. */
+async function hallProbe(t: Test, sinks: AlertSinkConfig[]) {
+  const inlet = { celsius: 41.5 };
+  const room = await startJsonDevice((path) => (path === '/inlet' ? { c: inlet.celsius } : undefined));
+  t.teardown(() => room.stop());
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const log: string[] = [];
+  const running = await runProbe(
+    {
+      id: 'hall-b',
+      dataDir: dir.path,
+      http: { port: 0 },
+      alerts: { sinks },
+      devices: [{ id: 'room', address: '127.0.0.1', protocols: { http: { baseUrl: room.url } } }],
+      indicators: [{ id: 'inlet_temp', kind: 'atomic', unit: 'Cel', source: { scheme: 'http', path: '/inlet', json: '$.c' } }],
+      rules: [
+        {
+          id: 'cooling',
+          period: '1s',
+          indicators: ['inlet_temp'],
+          targets: { devices: ['room'] },
+          decisions: [{ id: 'hot', when: 'inlet_temp > 35', severity: 'critical', indicator: 'inlet_temp', message: '{device} inlet at {value} °C' }],
+        },
+      ],
+    },
+    { log: (level, message) => log.push(`${level} ${message}`) },
+  );
+  t.teardown(() => running.stop());
+  return { probe: running.probe, inlet, log };
+}
+
+t.test('webhook sink, end to end — an alert raised while the receiver is down is delivered once when it returns, signed; then its resolution', async (t) => {
+  const port = await freeTcpPort();
+  const { probe, inlet, log } = await hallProbe(t, [{ type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: SECRET }]);
+  const sink = () => probe.metrics().sinks.find((s) => s.name === 'webhook')!;
+  await waitUntil('the alert fires and its delivery fails (nothing listens)', () => probe.alerts({ state: 'firing' }).length === 1 && sink().retries >= 1, 30_000);
+  const firing = probe.alerts({ state: 'firing' })[0]!;
+
+  // The receiver comes up on the port the probe was configured with.
+  const got: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(port, '127.0.0.1', r));
+  t.teardown(() => {
+    receiver.closeAllConnections();
+    return new Promise<void>((r) => receiver.close(() => r()));
+  });
+  await waitUntil('the firing transition reaches the receiver', () => got.length >= 1, 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${log.join('\n')}`);
+  });
+  t.equal(got[0]!.headers['idempotency-key'], transitionId(firing));
+  t.same(JSON.parse(got[0]!.body) as WebhookBody, { id: transitionId(firing), alert: firing }, 'the transition as the probe lists it');
+  t.equal(firing.message, 'room inlet at 41.5 °C');
+  t.ok(verifySignature(SECRET, got[0]!.body, got[0]!.headers['x-probemesh-signature'] as string), 'the HMAC verifies');
+
+  inlet.celsius = 24;
+  await waitUntil('the resolution reaches the receiver', () => got.length >= 2, 60_000);
+  const resolved = probe.alerts({ state: 'resolved' })[0]!;
+  // Deliveries go in order: had the firing transition been sent twice, its repeat would be here by now.
+  t.same(
+    got.map((g) => g.headers['idempotency-key']),
+    [transitionId(firing), transitionId(resolved)],
+    'each transition exactly once, in order',
+  );
+  t.match(sink(), { name: 'webhook', pending: 0, delivered: 2, rejected: 0 });
+  t.ok(log.some((l) => l.startsWith('warn alert sink webhook: webhook: cannot reach')), 'the failed attempts were logged');
+});
+
+t.test('alertmanager sink, end to end — a probe’s alert firing, then resolved, in Alertmanager’s own GET /api/v2/alerts', async (t) => {
+  const am = await startAlertmanager();
+  t.teardown(() => am.stop());
+  const { probe, inlet } = await hallProbe(t, [{ type: 'alertmanager', url: am.url, labels: { site: 'paris' } }]);
+  await waitUntil('Alertmanager lists the firing alert', async () => (await listed(am)).length === 1, 60_000, am.process);
+  const firing = probe.alerts({ state: 'firing' })[0]!;
+  const [got] = await listed(am);
+  t.match(got, {
+    labels: { alertname: 'cooling/hot', probe: 'hall-b', rule: 'cooling', decision: 'hot', severity: 'critical', instance: 'room', device: 'room', indicator: 'inlet_temp', site: 'paris' },
+    annotations: { message: 'room inlet at 41.5 °C', value: '41.5' },
+    startsAt: new Date(firing.since).toISOString(),
+    status: { state: 'active' },
+  });
+  inlet.celsius = 24;
+  await waitUntil('Alertmanager no longer lists it', async () => (await listed(am)).length === 0, 60_000, am.process);
+  t.equal(probe.alerts({ state: 'resolved' }).length, 1, 'resolved at the probe');
+  t.match(probe.metrics().sinks, [{ name: 'alertmanager', pending: 0, delivered: 2, rejected: 0 }]);
 });

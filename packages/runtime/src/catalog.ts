@@ -170,13 +170,6 @@ export class Catalog {
     return out;
   }
 
-  /** Rules that use indicator `id` or target device `id` (to restart them when those change). */
-  rulesUsing(kind: Kind, id: string): string[] {
-    return this.usersOf(kind, id)
-      .filter((u) => u.startsWith('rule '))
-      .map((u) => u.slice(6, -1));
-  }
-
   /** The value of a static indicator, if `id` is one. */
   staticValue(id: string): Datum | undefined {
     const i = this.indicators.get(id)?.def;

@@ -7,3 +7,4 @@ export { ConnectorRegistry } from './registry.js';
 export { RuleActor, type RuleContext, type RuleCounters } from './rule-actor.js';
 export { StoreWriter, type StoreHealth, type StoreWriterOptions } from './writer.js';
 export { AlertOutbox, type AlertOutboxOptions, type SinkStats } from './outbox.js';
+export { VERSION } from './version.js';

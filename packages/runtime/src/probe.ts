@@ -8,8 +8,9 @@ import { Catalog } from './catalog.js';
 import { ConnectorRegistry } from './registry.js';
 import { RuleActor, type RuleCounters } from './rule-actor.js';
 import { AlertOutbox } from './outbox.js';
+import { VERSION } from './version.js';
 import { StoreWriter, type StoreHealth } from './writer.js';
-import type { AlertFilter, ConfigRevisions, RaisedAlert, EntityOf, Kind, ProbeInfo, ProbeMetrics, ProbeService } from './service.js';
+import type { AlertFilter, ConfigRevisions, ProbeHealth, RaisedAlert, EntityOf, Kind, ProbeInfo, ProbeMetrics, ProbeService } from './service.js';
 import { Kinds } from './service.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -27,12 +28,12 @@ export interface ProbeOptions {
   log?: LogFn;
   /** Restart policy of rule actors. */
   restart?: { initialMs?: number; maxMs?: number; maxRestarts?: number; withinMs?: number };
+  /** What escaped every handler in this process, by kind, for `metrics()` (the process guard's counts). */
+  uncaughtErrors?: () => Record<string, number>;
   /** The flashed configuration revisions `info()` reports (a probe configured through NATS KV). */
   configRevisions?: () => ConfigRevisions;
   /** Destinations of alert transitions from the start (more with `addSink`). */
   sinks?: readonly AlertSink[];
-  /** Called with each round's values (live publishing, mesh partials). */
-  onValues?: (values: import('@probemesh/model').Value[]) => void;
 }
 
 /** Configuration entities as a config file declares them. */
@@ -233,7 +234,7 @@ export class Probe implements ProbeService {
       id: this.opts.id,
       role: this.opts.role ?? 'standalone',
       ...(this.opts.parent ? { parent: this.opts.parent } : {}),
-      version: this.opts.version ?? '0.1.0',
+      version: this.opts.version ?? VERSION,
       startedAt: this.startedAt,
       connectors: this.connectors.all().map((c) => ({ scheme: c.scheme, summary: c.summary, perDevice: c.perDevice })),
       counts: { indicators: this.catalog.indicators.size, devices: this.catalog.devices.size, rules: this.catalog.rules.size, series: st.series, values: st.values },
@@ -303,7 +304,6 @@ export class Probe implements ProbeService {
       store: this.store,
       writer: this.writer,
       alerts: this.alertBook,
-      ...(this.opts.onValues ? { onValues: this.opts.onValues } : {}),
     };
     await this.supervisor.start({
       id,
@@ -397,6 +397,11 @@ export class Probe implements ProbeService {
     return () => this.listeners.delete(fn);
   }
 
+  health(): ProbeHealth {
+    const m = process.memoryUsage();
+    return { rules: this.ruleStates(), rssBytes: m.rss, heapUsedBytes: m.heapUsed, valuesPerS: this.writer.valuesPerS(), series: this.store.stats().series, store: this.writer.health() };
+  }
+
   metrics(): ProbeMetrics {
     const st = this.store.stats();
     let ticks = 0;
@@ -424,6 +429,7 @@ export class Probe implements ProbeService {
       connectors: this.connectors.stats(),
       store: this.writer.health(),
       sinks: this.outbox.stats(),
+      ...(this.opts.uncaughtErrors ? { uncaughtErrors: this.opts.uncaughtErrors() } : {}),
       latest,
     };
   }

@@ -1,12 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock, ConnectorSession, ReadRequest, Reading, TimerHandle, Worker } from '@probemesh/core';
-import { Actor, TimeoutError, messageOf } from '@probemesh/core';
-import type { Env, Expression } from '@probemesh/expr';
+import { Actor, ConflictError, TimeoutError, messageOf } from '@probemesh/core';
+import type { Expression } from '@probemesh/expr';
 import type { Datum, Device, Value } from '@probemesh/model';
 import { durationMs } from '@probemesh/model';
 import type { Store } from '@probemesh/store';
 import type { AlertBook } from './alerts.js';
 import type { Catalog, CompiledIndicator, CompiledRule } from './catalog.js';
+import { expressionEnv, roundKey } from './env.js';
 import type { ConnectorRegistry } from './registry.js';
 import type { StoreWriter } from './writer.js';
 
@@ -20,13 +21,11 @@ export interface RuleContext {
   /** Where values are written: a full disk holds them instead of failing the tick. */
   writer: StoreWriter;
   alerts: AlertBook;
-  /** Called with each round's stored values (live publishing, mesh partials). */
-  onValues?: (values: Value[]) => void;
 }
 
-type Msg = { type: 'tick'; at: number };
+/** A tick on the period grid, or one asked for now (`done` hears how it ended). */
+type Msg = { type: 'tick'; at: number; done?: { resolve(): void; reject(err: unknown): void } };
 
-const key = (indicator: string, device = '', instance = '') => `${indicator}\u0000${device}\u0000${instance}`;
 const MAX_PROBLEMS_SHOWN = 3;
 
 /** Runs `jobs` with at most `limit` in flight. */
@@ -68,6 +67,8 @@ export class RuleActor implements Worker {
   private readonly prev = new Map<string, { datum: Datum; ts: number }>();
   /** Periods in a row each target read by this rule has not answered, for `unanswered` decisions. */
   private readonly silent = new Map<string, number>();
+  /** Ticks asked for with `tickNow` and not yet run: told when the actor stops first. */
+  private readonly asked = new Set<{ resolve(): void; reject(err: unknown): void }>();
 
   constructor(
     private readonly ruleId: string,
@@ -75,7 +76,18 @@ export class RuleActor implements Worker {
     readonly counters: RuleCounters,
     crash: (err: unknown) => void,
   ) {
-    this.actor = new Actor<Msg>((m, signal) => this.tick(m.at, signal), crash, 4);
+    this.actor = new Actor<Msg>(
+      (m, signal) =>
+        this.tick(m.at, signal).then(
+          () => m.done?.resolve(),
+          (err: unknown) => {
+            m.done?.reject(err);
+            throw err; // still a crash: the supervisor restarts the actor
+          },
+        ),
+      crash,
+      4,
+    );
     this.schedule();
     // Continuous connectors start listening now, not at the first tick a period away.
     const rule = this.rule();
@@ -105,9 +117,16 @@ export class RuleActor implements Worker {
     }, at - now);
   }
 
-  /** Runs one tick now (tests, and "run now" from the API). */
+  /** Runs one tick now, through the mailbox so it never overlaps another (tests, and "run now" from the API). */
   tickNow(): Promise<void> {
-    return this.tick(this.ctx.clock.now(), new AbortController().signal);
+    return new Promise((resolve, reject) => {
+      const done = {
+        resolve: () => (this.asked.delete(done), resolve()),
+        reject: (err: unknown) => (this.asked.delete(done), reject(err)),
+      };
+      this.asked.add(done);
+      if (!this.actor.send({ type: 'tick', at: this.ctx.clock.now(), done })) done.reject(new ConflictError(`rule '${this.ruleId}' is ${this.stopped ? 'stopped' : 'busy: its mailbox is full'}; try again`));
+    });
   }
 
   private async tick(at: number, stop: AbortSignal): Promise<void> {
@@ -131,9 +150,7 @@ export class RuleActor implements Worker {
       await this.ctx.writer.append(acquired, this.ruleId);
       const calculated = await this.calculate(rule, targets, at, round, problems);
       this.decide(rule, targets, at, round, problems);
-      const stored = acquired.length + calculated.length;
-      this.counters.valuesStored += stored;
-      if (stored) this.ctx.onValues?.(acquired.concat(calculated));
+      this.counters.valuesStored += acquired.length + calculated.length;
     } finally {
       clock.clearTimeout(timer);
       stop.removeEventListener('abort', onStop);
@@ -221,7 +238,7 @@ export class RuleActor implements Worker {
         for (const s of r.samples) {
           const v = this.refine(g.indicators[i]!, req.device?.id, s.instance, s.datum, s.ts ?? at, problems);
           if (v === undefined) continue;
-          round.set(key(req.indicator, req.device?.id, s.instance), v);
+          round.set(roundKey(req.indicator, req.device?.id, s.instance), v);
           out.push({ indicator: req.indicator, ...(req.device ? { device: req.device.id } : {}), ...(s.instance ? { instance: s.instance } : {}), rule: rule.def.id, ts: s.ts ?? at, datum: v });
         }
       });
@@ -235,11 +252,11 @@ export class RuleActor implements Worker {
 
   /** Filter, then transform, one raw reading; undefined when dropped. */
   private refine(ind: CompiledIndicator, device: string | undefined, instance: string | undefined, raw: Datum, ts: number, problems: string[]): Datum | undefined {
-    const sk = key(ind.def.id, device, instance);
+    const sk = roundKey(ind.def.id, device, instance);
     const prev = this.prev.get(sk);
     this.prev.set(sk, { datum: raw, ts });
     if (!ind.filter && !ind.transform) return raw;
-    const env = this.env(ts, device, {
+    const env = expressionEnv(this.ctx, ts, device, {
       value: raw,
       prev: prev?.datum ?? null,
       dt: prev ? (ts - prev.ts) / 1000 : null,
@@ -276,14 +293,14 @@ export class RuleActor implements Worker {
       for (const device of scopes) {
         const where = `${id}${device ? `@${device}` : ''}`;
         try {
-          const r = ind.formula.evaluate(this.env(at, device, { indicator: id }, round));
+          const r = ind.formula.evaluate(expressionEnv(this.ctx, at, device, { indicator: id }, round));
           if (r === null || r === undefined) continue; // an input is missing this round
           const datum = typeof r === 'boolean' ? (r ? 1 : 0) : r;
           if (typeof datum === 'number' && !Number.isFinite(datum)) {
             problems.push(`${where}: formula gave ${datum}`);
             continue;
           }
-          round.set(key(id, device), datum);
+          round.set(roundKey(id, device), datum);
           out.push({ indicator: id, ...(device ? { device } : {}), rule: rule.def.id, ts: at, datum });
         } catch (err) {
           problems.push(`${where}: ${messageOf(err)}`);
@@ -310,7 +327,7 @@ export class RuleActor implements Worker {
       const perDevice = this.readsDevices(when) || (decision.indicator !== undefined && this.isPerDevice(decision.indicator));
       for (const device of perDevice ? targets.map((d) => d.id) : [undefined]) {
         try {
-          const env = this.env(at, device, {}, round);
+          const env = expressionEnv(this.ctx, at, device, {}, round);
           const r = when.evaluate(env);
           if (r === null || r === undefined) continue; // no data: keep the alert as it is
           const value = decision.indicator ? env.get(decision.indicator) : undefined;
@@ -337,80 +354,11 @@ export class RuleActor implements Worker {
     return ind.formula ? this.readsDevices(ind.formula, seen) : false;
   }
 
-  /** The expression environment: this round's values, static values, then the store. */
-  private env(ts: number, device: string | undefined, extra: Partial<Env>, round: Map<string, Datum> = new Map()): Env {
-    const { store, catalog } = this.ctx;
-    const sel = (indicator: string, d?: string) => {
-      const dev = d === '*' ? undefined : (d ?? device);
-      return dev ? { indicator, device: dev } : { indicator };
-    };
-    return {
-      ts,
-      ...(device ? { device } : {}),
-      ...extra,
-      get(indicator, d) {
-        const dev = d ?? device;
-        const r = round.get(key(indicator, dev)) ?? (d === undefined ? round.get(key(indicator)) : undefined);
-        if (r !== undefined) return r;
-        const s = catalog.staticValue(indicator);
-        if (s !== undefined) return s;
-        return store.latest(sel(indicator, dev))?.datum ?? null;
-      },
-      round(indicator) {
-        const prefix = `${indicator}\u0000`;
-        const out: Datum[] = [];
-        for (const [k, v] of round) if (k.startsWith(prefix)) out.push(v);
-        if (out.length === 0) {
-          const s = catalog.staticValue(indicator);
-          if (s !== undefined) out.push(s);
-        }
-        return out;
-      },
-      window(fn, indicator, ms, d) {
-        const s = sel(indicator, d);
-        const to = ts + 1;
-        if (fn === 'last') {
-          const v = store.latest(s)?.datum;
-          return typeof v === 'number' ? v : null;
-        }
-        if (fn === 'rate') {
-          let first: Value | undefined;
-          let prev: number | undefined;
-          let lastTs = 0;
-          let inc = 0;
-          for (const page of store.scan({ ...s, from: to - ms, to })) {
-            for (const r of page) {
-              if (typeof r.datum !== 'number') continue;
-              first ??= r;
-              if (prev !== undefined) inc += r.datum >= prev ? r.datum - prev : r.datum; // a counter reset starts again from zero
-              prev = r.datum;
-              lastTs = r.ts;
-            }
-          }
-          const dt = first ? (lastTs - first.ts) / 1000 : 0;
-          return dt > 0 ? inc / dt : null;
-        }
-        const w = store.window(s, to - ms, to);
-        if (fn === 'count') return w.count;
-        if (w.count === 0) return null;
-        switch (fn) {
-          case 'mean':
-            return w.sum / w.count;
-          case 'sum':
-            return w.sum;
-          case 'min':
-            return w.min;
-          case 'max':
-            return w.max;
-        }
-      },
-    };
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) this.ctx.clock.clearTimeout(this.timer);
     await this.actor.stop(`rule '${this.ruleId}' stopped`);
+    for (const done of [...this.asked]) done.reject(new ConflictError(`rule '${this.ruleId}' stopped before its tick ran`));
     await this.ctx.connectors.declare(this.ruleId, new Map()).catch(() => undefined);
   }
 }

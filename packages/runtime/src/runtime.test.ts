@@ -1,5 +1,5 @@
 import t from 'tap';
-import { defineConnector, failure, reading, type Connector } from '@probemesh/core';
+import { ManualClock, defineConnector, failure, reading, type Connector } from '@probemesh/core';
 import { Type } from '@probemesh/model';
 import { tempDir, waitUntil } from '@probemesh/testkit';
 import type { Test } from 'tap';
@@ -10,7 +10,7 @@ import { Probe, checkEntities } from './index.js';
  * core a NaN, a device whose value the test sets between ticks) cannot be made to happen on
  * demand with a real device. Real devices are exercised in test/ (snmpd, HTTP).
  */
-function tableConnector(values: Map<string, number | string>): Connector {
+function tableConnector(values: Map<string, number | string>, reads = { inFlight: 0, most: 0 }): Connector {
   return defineConnector({
     scheme: 'table',
     summary: 'values the test sets, by device and key',
@@ -18,6 +18,9 @@ function tableConnector(values: Map<string, number | string>): Connector {
     perDevice: true,
     start: () => ({
       async read(reqs) {
+        reads.most = Math.max(reads.most, ++reads.inFlight);
+        await new Promise((r) => setImmediate(r)); // a turn of the event loop in which another tick could start
+        reads.inFlight--;
         return reqs.map((r) => {
           const v = values.get(`${r.device?.id}/${(r.params as { key: string }).key}`);
           return v === undefined ? failure('timeout', `no answer from ${r.device?.id}`) : reading(v);
@@ -28,9 +31,9 @@ function tableConnector(values: Map<string, number | string>): Connector {
   });
 }
 
-async function setup(t: Test, values: Map<string, number | string>) {
+async function setup(t: Test, values: Map<string, number | string>, more: { clock?: ManualClock; reads?: { inFlight: number; most: number } } = {}) {
   const dir = await tempDir();
-  const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [tableConnector(values)], restart: { initialMs: 20, maxMs: 20, maxRestarts: 2 } });
+  const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [tableConnector(values, more.reads)], restart: { initialMs: 20, maxMs: 20, maxRestarts: 2 }, ...(more.clock ? { clock: more.clock } : {}) });
   t.teardown(async () => {
     await probe.stop();
     await dir.remove();
@@ -213,4 +216,33 @@ t.test('runtime — a dead-man decision fires once for a target silent for N per
   await probe.tickNow('watch');
   t.same(seen.slice(1), ['resolved b 0: watch/silent: no answer for 3 periods on b'], 'resolves when it answers');
   t.equal(probe.alerts({ state: 'firing' })[0]?.severity, 'critical');
+});
+
+t.test('runtime — tickNow goes through the mailbox: ticks never overlap, and one asked of a stopped rule says so', async (t) => {
+  const reads = { inFlight: 0, most: 0 };
+  const probe = await setup(t, new Map([['a/power', 1]]), { reads });
+  await probe.put('rules', { id: 'r', indicators: ['power'], targets: { devices: ['a'] }, period: '1h' });
+  await Promise.all([probe.tickNow('r'), probe.tickNow('r'), probe.tickNow('r')]);
+  t.equal(reads.most, 1, 'one tick at a time');
+  t.equal(probe.ruleStates()[0]?.ticks, 3, 'each ran');
+  const running = probe.tickNow('r');
+  const queued = probe.tickNow('r');
+  await probe.remove('rules', 'r');
+  await running;
+  await t.rejects(queued, { name: 'ConflictError', message: "rule 'r' stopped before its tick ran" }, 'a tick still in the mailbox is refused, not forgotten');
+});
+
+t.test('runtime — the health snapshot: rule states, the store, and values committed per second over the last minute', async (t) => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const probe = await setup(t, new Map([['a/power', 1], ['b/power', 2]]), { clock });
+  await probe.put('rules', { id: 'r', indicators: ['power'], targets: { devices: ['a', 'b'] }, period: '1h' });
+  t.equal(probe.health().valuesPerS, 0, 'nothing yet');
+  for (let i = 0; i < 70; i++) {
+    await clock.advance(1000);
+    await probe.tickNow('r'); // two values a second
+  }
+  await clock.advance(1000);
+  const h = probe.health();
+  t.equal(h.valuesPerS, 2, 'measured: 120 values over the last 60 s');
+  t.same([h.rules.map((r) => [r.rule, r.ticks]), h.series, h.store.available], [[['r', 70]], 2, true], 'with the rule states, the series and the store');
 });

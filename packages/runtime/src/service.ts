@@ -63,6 +63,17 @@ export interface AlertFilter {
   limit?: number;
 }
 
+/** A cheap snapshot of a probe's health, for heartbeats (`metrics()` also reads every series' newest value). */
+export interface ProbeHealth {
+  rules: RuleState[];
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** Values committed per second over the last minute. */
+  valuesPerS: number;
+  series: number;
+  store: StoreHealth;
+}
+
 /** Self-metrics of a probe, for /metrics. */
 export interface ProbeMetrics {
   ticks: number;
@@ -80,6 +91,8 @@ export interface ProbeMetrics {
   store: StoreHealth;
   /** Each alert sink: transitions pending, delivered, retried, refused. */
   sinks: SinkStats[];
+  /** What escaped every handler in this process, by kind (the probe's process guard), when one watches. */
+  uncaughtErrors?: Record<string, number>;
   /** The latest value of each series (numeric ones), bounded. */
   latest: Array<{ indicator: string; device?: string; instance?: string; datum: Datum; ts: number }>;
 }
@@ -123,6 +136,8 @@ export interface ProbeService {
    * owes a sink of its name, then every transition, at least once. Resolves to a remover.
    */
   addSink(sink: AlertSink): () => Promise<void>;
+  /** A cheap snapshot for heartbeats: rule states, memory, values per second, series, the store's state. */
+  health(): ProbeHealth;
   metrics(): ProbeMetrics;
   /** Schemas of each connector's indicator params and device settings, for docs. */
   connectorSchemas(): Array<{ scheme: string; params: TSchema; deviceParams?: TSchema }>;

@@ -34,6 +34,8 @@ export interface StoreWriterOptions {
 }
 
 const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 10_000, factor: 2, jitter: 0.2 };
+/** Seconds `valuesPerS` keeps: a whole minute, and the current second. */
+const RING = 61;
 
 /**
  * Every value the runtime stores goes through here, so a full disk is a state, not a crash. A
@@ -50,11 +52,40 @@ export class StoreWriter {
   private written = 0;
   private retrying?: Promise<void>;
   private stopped = false;
+  /** Values committed in each of the last seconds (a ring; slot = second % RING), for `valuesPerS`. */
+  private readonly perSecond = new Array<number>(RING).fill(0);
+  private second: number;
+  private readonly firstSecond: number;
 
   constructor(
     private readonly store: Store,
     private readonly opts: StoreWriterOptions,
-  ) {}
+  ) {
+    this.second = this.firstSecond = Math.floor(opts.clock.now() / 1000);
+  }
+
+  /** Counts `n` values committed now. */
+  private committed(n: number): void {
+    this.roll();
+    this.written += n;
+    this.perSecond[this.second % RING]! += n;
+  }
+
+  /** Moves the ring to the current second, emptying the seconds it skips. */
+  private roll(): void {
+    const now = Math.floor(this.opts.clock.now() / 1000);
+    for (let s = Math.max(this.second + 1, now - RING + 1); s <= now; s++) this.perSecond[s % RING] = 0;
+    this.second = Math.max(this.second, now);
+  }
+
+  /** Values committed per second over the last whole minute (since the start when younger; the current second left out). */
+  valuesPerS(): number {
+    this.roll();
+    const span = Math.min(RING - 1, this.second - this.firstSecond);
+    let sum = 0;
+    for (let i = 1; i <= span; i++) sum += this.perSecond[(this.second - i) % RING]!;
+    return span > 0 ? sum / span : 0;
+  }
 
   /**
    * Stores `values` for `rule`. Resolves once they are committed, or held because the store takes
@@ -65,7 +96,7 @@ export class StoreWriter {
     if (this.down) return this.hold(values, rule);
     try {
       await this.store.append(values);
-      this.written += values.length;
+      this.committed(values.length);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       this.failedWith(err);
@@ -141,7 +172,7 @@ export class StoreWriter {
         this.pendingValues = 0;
         try {
           await Promise.all(batches.map((b) => this.store.append(b))); // one commit: appends of a tick share it
-          this.written += n;
+          this.committed(n);
         } catch (err) {
           this.pending = batches.concat(this.pending);
           this.pendingValues += n;
@@ -169,7 +200,7 @@ export class StoreWriter {
     if (this.pendingValues === 0) return;
     const n = this.pendingValues;
     await Promise.all(this.pending.map((b) => this.store.append(b))).then(
-      () => (this.written += n),
+      () => this.committed(n),
       (err: unknown) => this.opts.log('error', `${n} held values were not stored before stopping: ${messageOf(err)}`),
     );
     this.pending = [];

@@ -10,5 +10,6 @@ export * from './query.js';
 export * from './mesh.js';
 export * from './config.js';
 export * from './subjects.js';
+export * from './forward.js';
 export * from './validate.js';
 export { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox';

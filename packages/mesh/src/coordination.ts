@@ -1,5 +1,5 @@
 import type { ChildSpec } from '@probemesh/core';
-import type { Alert } from '@probemesh/model';
+import type { ProbeService } from '@probemesh/runtime';
 import { loopChild } from './child.js';
 import type { MeshContext } from './context.js';
 import type { Membership } from './membership.js';
@@ -81,43 +81,36 @@ export class Coordination implements Judge {
 }
 
 /**
- * The dead-man watch of a coordinator: every heartbeat period it raises an alert (rule `mesh`,
- * decision `stale`, device = the child) for each child that missed its heartbeats or whose windows
- * stopped arriving, and resolves it once the child is back. Alerts it raised before a restart are
- * taken from the followed alert book, so they resolve too.
+ * The dead-man watch of a coordinator: every heartbeat period it raises an alert through the probe's
+ * own alert path (rule `mesh`, decision `stale`, device = the child) for each child that missed its
+ * heartbeats or whose windows stopped going out, and resolves it once the child is back.
  */
 export class DeadMan {
-  private readonly firing = new Map<string, Alert>();
+  private readonly firing = new Set<string>();
 
   constructor(
     private readonly ctx: MeshContext,
     private readonly coordination: Coordination,
-    book: ReadonlyMap<string, Alert>,
-    private readonly raise: (a: Alert) => void,
-  ) {
-    for (const a of book.values()) if (a.probe === ctx.id && a.rule === 'mesh' && a.state === 'firing' && a.device) this.firing.set(a.device, a);
-  }
+    private readonly alerts: Pick<ProbeService, 'raise' | 'resolve'>,
+  ) {}
 
   /** Raises and resolves once, for the children's state now. */
   check(): void {
-    const now = this.ctx.clock.now();
     const children = new Set(this.coordination.children());
     for (const child of children) {
       const why = this.coordination.staleness(child);
-      const had = this.firing.get(child);
-      if (why && !had) {
-        const a: Alert = { id: `${this.ctx.id}.mesh.stale.${child}`, probe: this.ctx.id, rule: 'mesh', decision: 'stale', device: child, severity: 'warning', state: 'firing', message: why, since: now, ts: now };
-        this.firing.set(child, a);
-        this.raise(a);
-      } else if (!why && had) this.resolve(child, had, `probe ${child} is back`, now);
+      if (why && !this.firing.has(child)) {
+        this.alerts.raise({ rule: 'mesh', decision: 'stale', device: child, severity: 'warning', message: why });
+        this.firing.add(child);
+      } else if (!why && this.firing.has(child)) this.resolve(child, `probe ${child} is back`);
     }
     // A child no longer listed (the operator removed it) is not stale any more.
-    for (const [child, had] of this.firing) if (!children.has(child)) this.resolve(child, had, `probe ${child} is no longer a child of ${this.ctx.id}`, now);
+    for (const child of this.firing) if (!children.has(child)) this.resolve(child, `probe ${child} is no longer a child of ${this.ctx.id}`);
   }
 
-  private resolve(child: string, had: Alert, message: string, now: number): void {
+  private resolve(child: string, message: string): void {
     this.firing.delete(child);
-    this.raise({ ...had, state: 'resolved', message, ts: now });
+    this.alerts.resolve({ rule: 'mesh', decision: 'stale', device: child, message });
   }
 
   spec(everyMs: number): ChildSpec {

@@ -50,9 +50,9 @@ export class Link {
     this.firstAttempt.catch(() => undefined); // also reported through onRefused
   }
 
-  /** The connection, once there is one (waits while NATS is away); rejects when `signal` aborts. */
+  /** The connection, once it is connected (waits while NATS is away or being reconnected to); rejects when `signal` aborts. */
   async connection(signal: AbortSignal): Promise<NatsConnection> {
-    while (!this.nc || this.nc.isClosed()) await this.connected.wait(signal);
+    while (!this.nc || this.nc.isClosed() || this.state.status !== 'connected') await this.connected.wait(signal);
     return this.nc;
   }
 
@@ -142,6 +142,7 @@ export class Link {
             this.connectedSince = clock.now();
             this.set('connected', { server: s.server, lastError: undefined });
             log('info', `reconnected to NATS at ${s.server}`);
+            this.connected.wake();
             this.reconnects.wake();
             break;
           case 'error':

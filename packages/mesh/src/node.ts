@@ -12,7 +12,7 @@ import { followConfig } from './flash.js';
 import { Link, type LinkState } from './link.js';
 import { Membership, jsonOf, subscriptionChild, type Member } from './membership.js';
 import type { MergedWindows } from './merged.js';
-import { AlertOutbox } from './outbox.js';
+import { JetStreamSink } from './sink.js';
 import { PartialSender, type PartialsOptions, type Relays } from './sender.js';
 import { StreamSetup, type StreamSettings } from './streams.js';
 
@@ -75,12 +75,12 @@ export class MeshNode {
   private readonly setup: StreamSetup;
   private readonly members: Membership;
   private readonly coordination?: Coordination;
-  private readonly outbox: AlertOutbox;
+  private readonly sink: JetStreamSink;
+  private removeSink?: () => Promise<void>;
   private readonly sender?: PartialSender;
   private readonly merger?: Merger;
   private readonly follower?: AlertFollower;
   private readonly started: string[] = [];
-  private offAlert?: () => void;
   private stopping?: Promise<void>;
   private refusedAtStart?: (err: MeshConfigError) => void;
   private configApplied = 0;
@@ -106,7 +106,7 @@ export class MeshNode {
     const heartbeatMs = opts.heartbeatMs ?? 5000;
     const missedHeartbeats = opts.missedHeartbeats ?? 3;
     this.members = new Membership(clock, heartbeatMs, missedHeartbeats, () => this.link.connectedSince);
-    this.outbox = new AlertOutbox(this.ctx, opts.nats);
+    this.sink = new JetStreamSink(this.ctx, opts.nats);
     if (opts.partials && opts.store) {
       const relaying = opts.merged ? { merged: opts.merged, relays: () => this.relays() } : undefined;
       this.sender = new PartialSender({ ...this.ctx, store: opts.store }, opts.partials, opts.nats, relaying);
@@ -136,7 +136,6 @@ export class MeshNode {
     const refusal = new Promise<never>((_, reject) => (this.refusedAtStart = reject));
     refusal.catch(() => undefined);
     const race = <T>(p: Promise<T>) => Promise.race([p, refusal]);
-    this.offAlert = this.service.onAlert((a) => this.raise(a));
     const { id, nats } = this.opts;
     await race(this.launch(this.link.spec()));
     await race(this.link.firstAttempt);
@@ -147,11 +146,11 @@ export class MeshNode {
     await race(this.launch(this.setup.spec()));
     if (this.link.current) await race(this.setup.firstAttempt);
     this.refusedAtStart = undefined;
-    await this.launch(this.outbox.spec());
+    this.removeSink = this.service.addSink(this.sink);
     if (this.sender) await this.launch(this.sender.spec());
     if (this.merger) await this.launch(this.merger.spec(nats, this.setup));
     if (this.follower) await this.launch(this.follower.spec(nats, this.setup));
-    if (this.follower && this.coordination) await this.launch(new DeadMan(this.ctx, this.coordination, this.follower.book, (a) => this.raise(a)).spec(this.opts.heartbeatMs ?? 5000));
+    if (this.coordination) await this.launch(new DeadMan(this.ctx, this.coordination, this.service).spec(this.opts.heartbeatMs ?? 5000));
     if (this.opts.config) await this.launch(loopChild('config', (signal) => this.followConfig(signal)));
     // Let the children subscribe, and the server hear it, before the caller goes on.
     const nc = this.link.current;
@@ -179,11 +178,6 @@ export class MeshNode {
     for (const i of this.service.list('indicators'))
       if (i.kind === 'atomic' && i.source.scheme === 'mesh' && listed.has(i.id)) relays.set(i.id, { from: String(i.source.indicator), stat: String(i.source.stat) });
     return relays;
-  }
-
-  /** Queues an alert transition for JetStream (this probe's own, and its dead-man alerts). */
-  private raise(a: Alert): void {
-    this.outbox.enqueue(a).catch((err: unknown) => this.ctx.log('error', `alert ${a.id} not saved in the outbox (delivered while the probe runs): ${messageOf(err)}`));
   }
 
   private async beat(signal: AbortSignal): Promise<void> {
@@ -243,14 +237,14 @@ export class MeshNode {
     );
   }
 
-  /** Alert transitions not yet acknowledged by JetStream. */
+  /** Alert transitions the probe's outbox still owes JetStream. */
   get pending(): number {
-    return this.outbox.pending;
+    return this.service.metrics().sinks.find((s) => s.name === this.sink.name)?.pending ?? 0;
   }
 
-  /** Alert transitions JetStream acknowledged. */
+  /** Alert transitions JetStream acknowledged since start. */
   get published(): number {
-    return this.outbox.published;
+    return this.sink.delivered;
   }
 
   /** Partial aggregates merged from children (not counting duplicates). */
@@ -325,15 +319,13 @@ export class MeshNode {
     throw reviveError(reply.error);
   }
 
-  /** Delivers what is queued (waiting up to `stopGraceMs`), then stops every child, the connection last. Idempotent. */
+  /** Lets owed alerts go out (waiting up to `stopGraceMs`; what is left stays owed in the store), then stops every child, the connection last. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.offAlert?.();
-      if (this.link.current && this.outbox.pending) {
-        const ac = new AbortController();
-        await Promise.race([this.outbox.idle(ac.signal), this.ctx.clock.sleep(this.opts.stopGraceMs ?? 2000, ac.signal)]).catch(() => undefined);
-        ac.abort();
-      }
+      const { clock } = this.ctx;
+      const until = clock.now() + (this.opts.stopGraceMs ?? 2000);
+      while (this.removeSink && this.link.current && this.pending > 0 && clock.now() < until) await clock.sleep(50);
+      await this.removeSink?.();
       for (const id of [...this.started].reverse()) await this.supervisor.stop(id);
     })();
     return this.stopping;

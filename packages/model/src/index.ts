@@ -7,6 +7,7 @@ export * from './rule.js';
 export * from './value.js';
 export * from './alert.js';
 export * from './query.js';
+export * from './dryrun.js';
 export * from './mesh.js';
 export * from './config.js';
 export * from './subjects.js';

@@ -193,7 +193,7 @@ export class MeshNode {
   /** This probe's heartbeat now. */
   private heartbeat(): Heartbeat {
     const { id, role, parent, http } = this.opts;
-    const m = this.service.metrics();
+    const h = this.service.health();
     return {
       probe: id,
       role,
@@ -202,8 +202,8 @@ export class MeshNode {
       version: this.service.info().version,
       ...(http ? { http } : {}),
       ts: this.ctx.clock.now(),
-      rules: m.rules,
-      load: { rssMiB: Math.round(m.rssBytes / 2 ** 20), valuesPerS: 0, series: m.series },
+      rules: h.rules,
+      load: { rssMiB: Math.round(h.rssBytes / 2 ** 20), valuesPerS: h.valuesPerS, series: h.series },
       ...(this.sender ? { partials: this.sender.owed() } : {}),
     };
   }

@@ -1,5 +1,6 @@
-import { startSnmpAgents, startSwitch, startWebServer, type AgentSpec, type AgentTable, type PortCounters, type SimulatedSwitch, type SwitchPort, type WebStats } from '@probemesh/testkit';
-import { CAPTURE_NETWORKS, mib, net, researchServer, serversOf, siteFigures, UPS_NETWORK, UPS_SOURCE } from './research.js';
+import { startSnmpAgents, startSwitch, startWebServer, type AgentColumn, type AgentSpec, type PortCounters, type SimulatedSwitch, type SwitchPort, type WebStats } from '@probemesh/testkit';
+import { serverTables, upsTables } from './datacenter.js';
+import { CAPTURE_NETWORKS, mib, net, researchServer, serversOf, UPS_NETWORK, UPS_SOURCE } from './research.js';
 
 /** The simulated hosts of one network, running in its hosts namespace (`startRemote`). */
 export interface NetworkHosts {
@@ -12,29 +13,26 @@ export interface NetworkHosts {
   stop(): Promise<void>;
 }
 
-const column = (number: number, type: AgentTable['columns'][number]['type'], rows: Record<number, number | string>) => ({ number, type, rows });
+const column = (number: number, type: AgentColumn['type'], rows: AgentColumn['rows']): AgentColumn => ({ number, type, rows });
 const scalar = (name: string, oid: string, value: number) => ({ name, oid, type: 'integer' as const, value });
 
-/** Server n's SNMP agent: HOST-RESOURCES processor and storage, IF-MIB, ENTITY-SENSOR power, and WWW-MIB on web servers. */
+/** Server n's SNMP agent: the data center's server tables (CPU, interface, power) with HOST-RESOURCES storage, ifOutOctets, and WWW-MIB on web servers. */
 function serverAgent(n: number): AgentSpec {
   const s = researchServer(n);
-  const tables: AgentTable[] = [
-    { name: 'hrProcessorEntry', entry: '1.3.6.1.2.1.25.3.3.1', columns: [column(2, 'integer', { 1: s.cpuPct })] },
-    {
-      name: 'hrStorageEntry',
-      entry: mib.hrStorageEntry,
-      columns: [
-        column(1, 'integer', { 1: 1, 31: 31 }),
-        column(2, 'oid', { 1: '1.3.6.1.2.1.25.2.1.2', 31: '1.3.6.1.2.1.25.2.1.4' }), // hrStorageRam, hrStorageFixedDisk
-        column(3, 'octets', { 1: 'Physical memory', 31: '/' }),
-        column(4, 'integer', { 1: 1024, 31: 4096 }),
-        column(5, 'integer', { 1: s.memSize, 31: s.diskSize }),
-        column(6, 'integer', { 1: s.memUsed, 31: s.diskUsed }),
-      ],
-    },
-    { name: 'ifEntry', entry: '1.3.6.1.2.1.2.2.1', columns: [column(2, 'octets', { 1: 'eth0' }), column(10, 'counter32', { 1: 0 }), column(16, 'counter32', { 1: 0 })] },
-    { name: 'entPhySensorEntry', entry: '1.3.6.1.2.1.99.1.1.1', columns: [column(4, 'integer', { 1: s.powerW })] },
-  ];
+  const tables = serverTables(n);
+  tables.find((t) => t.name === 'ifEntry')!.columns.push(column(2, 'octets', { 1: 'eth0' }), column(16, 'counter32', { 1: 0 }));
+  tables.push({
+    name: 'hrStorageEntry',
+    entry: mib.hrStorageEntry,
+    columns: [
+      column(1, 'integer', { 1: 1, 31: 31 }),
+      column(2, 'oid', { 1: '1.3.6.1.2.1.25.2.1.2', 31: '1.3.6.1.2.1.25.2.1.4' }), // hrStorageRam, hrStorageFixedDisk
+      column(3, 'octets', { 1: 'Physical memory', 31: '/' }),
+      column(4, 'integer', { 1: 1024, 31: 4096 }),
+      column(5, 'integer', { 1: s.memSize, 31: s.diskSize }),
+      column(6, 'integer', { 1: s.memUsed, 31: s.diskUsed }),
+    ],
+  });
   if (s.web)
     tables.push(
       { name: 'wwwServiceEntry', entry: mib.wwwServiceEntry, columns: [column(2, 'octets', { 1: 'Apache/2.4 (simulated)' }), column(8, 'integer', { 1: 2 })] },
@@ -43,15 +41,11 @@ function serverAgent(n: number): AgentSpec {
   return { address: s.address, tables };
 }
 
-/** The UPS: UPS-MIB input and output power (the site's draw and its IT load), output source, charge. */
+/** The UPS: the data center's UPS-MIB input and output power (the site's draw and its IT load), with output source and charge. */
 function upsAgent(): AgentSpec {
-  const f = siteFigures();
   return {
     address: net.ups,
-    tables: [
-      { name: 'upsInputEntry', entry: '1.3.6.1.2.1.33.1.3.3.1', columns: [column(5, 'integer', { 1: f.facilityPowerW })] },
-      { name: 'upsOutputEntry', entry: '1.3.6.1.2.1.33.1.4.4.1', columns: [column(4, 'integer', { 1: f.upsOutputPowerW })] },
-    ],
+    tables: upsTables(),
     scalars: [scalar('upsOutputSource', mib.upsOutputSource, UPS_SOURCE.normal), scalar('upsSecondsOnBattery', mib.upsSecondsOnBattery, 0), scalar('upsEstimatedChargeRemaining', mib.upsChargeRemaining, 100)],
   };
 }

@@ -1,5 +1,5 @@
 import type { Indicator, ProbeConfig, Rule } from '@probemesh/model';
-import { LEAF_NETWORKS, NETWORKS, SERVERS, server } from './datacenter.js';
+import { facilityPowerW, itPowerW, LEAF_NETWORKS, NETWORKS, SERVERS, server } from './datacenter.js';
 
 /**
  * The research deployment whole ("Test 2.1" of Marcos-Jorquera et al., Energies 2016, 9, 515):
@@ -119,18 +119,16 @@ export const siteStatics = { itCapacityW: 60_000, itEnergyEfficiency: 1 } as con
  * (the same operations in the same order, so tests compare to the digit).
  */
 export function siteFigures() {
-  let it = 0;
   let cpu = 0;
   let mem = 0;
   let disk = 0;
   for (let n = 1; n <= SERVERS; n++) {
     const s = researchServer(n);
-    it += s.powerW;
     cpu += s.cpuPct;
     mem += (100 * s.memUsed) / s.memSize;
     disk += (100 * s.diskUsed) / s.diskSize;
   }
-  const facility = Math.round(it * 1.55);
+  const [it, facility] = [itPowerW(), facilityPowerW()];
   const cpuMean = cpu / SERVERS;
   const pue = facility / it;
   const dcie = 100 / pue;

@@ -35,6 +35,16 @@ export const NatsOptions = Type.Object(
     nkeySeed: Type.Optional(Type.String({ description: 'NKEY user seed (SU…)' })),
     creds: Type.Optional(Type.String({ description: 'path of a .creds file' })),
     jsDomain: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: "JetStream domain of the hub, for probes on a leaf node without JetStream of its own" })),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Type.String({ minLength: 1, description: "path of a PEM file of the CA certificates that sign the servers' certificates (default: Node's bundled roots)" })),
+          cert: Type.Optional(Type.String({ minLength: 1, description: 'path of a PEM client certificate, for servers that verify clients' })),
+          key: Type.Optional(Type.String({ minLength: 1, description: 'path of the PEM private key of `cert`' })),
+        },
+        { additionalProperties: false, description: 'TLS to NATS (servers with a tls block; use tls:// URLs or nats:// ones, the server asks for TLS)' },
+      ),
+    ),
   },
   { additionalProperties: false, description: 'how the probe reaches NATS, which makes it part of the mesh (absent: it runs alone)' },
 );
@@ -52,12 +62,14 @@ export const MeshSettings = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    children: Type.Optional(Type.Array(Id, { description: 'probes whose partials this coordinator merges (default: all)' })),
+    children: Type.Optional(Type.Array(Id, { description: 'probes whose partials this coordinator merges (default: all) and waits for (default: those naming it their parent)' })),
+    grace: Type.Optional(described(Duration, "how long a coordinator waits for a late window of a child that is alive before computing without it, marked incomplete (default three windows); more than the NATS cluster's failover time")),
     streams: Type.Optional(
       Type.Object(
         {
           maxAge: Type.Optional(Duration),
           maxBytes: Type.Optional(Type.Integer({ minimum: 1024 * 1024, description: 'per stream; the oldest messages go first' })),
+          replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'copies of each stream in a NATS cluster (default: 3 when nats.servers lists three or more, else 1)' })),
         },
         { additionalProperties: false, description: 'limits of PM_ALERTS and PM_PARTIALS (default: 7 days, no size limit), applied by every probe that joins' },
       ),

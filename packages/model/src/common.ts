@@ -2,7 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ValidationError } from './errors.js';
 
 /** An id of a probe, rule, device or indicator: safe inside a NATS subject token and an LMDB key. */
-export const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'letters, digits, _ and -; 1 to 64 characters' });
+export const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', title: 'id', description: 'letters, digits, _ and -; 1 to 64 characters' });
 export type Id = Static<typeof Id>;
 
 /** An id field that says what it names (the description keeps the form an id must have). */
@@ -17,7 +17,7 @@ export function described<T extends TSchema>(schema: T, description: string): T 
 export const Duration = Type.Union([
   Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w)$', description: 'a number followed by ms, s, m, h, d or w, e.g. 10s or 15m' }),
   Type.Integer({ minimum: 0, description: 'a whole number of milliseconds' }),
-]);
+], { title: 'duration' });
 export type Duration = Static<typeof Duration>;
 
 /** A timestamp: milliseconds since the Unix epoch. */
@@ -29,7 +29,7 @@ export const Datum = Type.Union([Type.Number(), Type.String({ maxLength: 65536 }
 export type Datum = Static<typeof Datum>;
 
 /** An expression in the probemesh expression language (parsed and checked when saved). */
-export const Expr = Type.String({ minLength: 1, maxLength: 4096, description: 'an expression in the probemesh expression language' });
+export const Expr = Type.String({ minLength: 1, maxLength: 4096, title: 'expression', description: 'an expression in the probemesh expression language' });
 export type Expr = Static<typeof Expr>;
 
 /** Free-form labels: network, rack, role … */

@@ -57,9 +57,9 @@ export const MeshSettings = Type.Object(
       Type.Object(
         {
           indicators: Type.Array(Id, { minItems: 1, maxItems: 1000, description: 'indicators whose windows are sent up' }),
-          window: Duration,
+          window: described(Duration, 'length of a window, e.g. 10s (usually the rules\' period)'),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: "the partial aggregates (count, sum, min, max, devices) this probe sends its parent for each closed window" },
       ),
     ),
     children: Type.Optional(Type.Array(Id, { description: 'probes whose partials this coordinator merges (default: all) and waits for (default: those naming it their parent)' })),
@@ -67,7 +67,7 @@ export const MeshSettings = Type.Object(
     streams: Type.Optional(
       Type.Object(
         {
-          maxAge: Type.Optional(Duration),
+          maxAge: Type.Optional(described(Duration, 'messages older than this go')),
           maxBytes: Type.Optional(Type.Integer({ minimum: 1024 * 1024, description: 'per stream; the oldest messages go first' })),
           replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'copies of each stream in a NATS cluster (default: 3 when nats.servers lists three or more, else 1)' })),
         },
@@ -89,7 +89,7 @@ const sinkCa = Type.String({ minLength: 1, description: 'path of a PEM file of C
 /** A webhook that receives each alert transition as a signed JSON POST. */
 export const WebhookSinkConfig = Type.Object(
   {
-    type: Type.Literal('webhook'),
+    type: Type.Literal('webhook', { description: 'a signed JSON POST per alert transition' }),
     name: Type.Optional(sinkName),
     url: Type.String({ pattern: '^https?://', maxLength: 2048, description: 'http:// or https:// URL; redirects are not followed' }),
     secret: Type.Optional(
@@ -106,7 +106,7 @@ export type WebhookSinkConfig = Static<typeof WebhookSinkConfig>;
 /** A Prometheus Alertmanager that receives alerts on its /api/v2/alerts. */
 export const AlertmanagerSinkConfig = Type.Object(
   {
-    type: Type.Literal('alertmanager'),
+    type: Type.Literal('alertmanager', { description: 'Prometheus Alertmanager' }),
     name: Type.Optional(sinkName),
     url: Type.String({ pattern: '^https?://', maxLength: 2048, description: 'base URL of Alertmanager (e.g. http://alertmanager:9093); alerts go to <url>/api/v2/alerts' }),
     labels: Type.Optional(
@@ -130,7 +130,7 @@ export type AlertSinkConfig = Static<typeof AlertSinkConfig>;
 /** How a probe delivers its alerts. */
 export const AlertSettings = Type.Object(
   { sinks: Type.Optional(Type.Array(AlertSinkConfig, { maxItems: 16, description: 'destinations of alert transitions: webhooks and Alertmanagers' })) },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'where alert transitions go besides the mesh' },
 );
 export type AlertSettings = Static<typeof AlertSettings>;
 

@@ -3,6 +3,7 @@
 // every 10 s read as hour buckets from the roll-ups against the same range read as raw records
 // (every page), the chart drawn from the response in Chromium, the first view after navigation,
 // and what serving the console adds to the probe's resident memory.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,59 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
 const round = (x: number, d = 2) => Number(x.toFixed(d));
 const DAY = 86_400_000;
 const TOKEN = 'bench-web-admin-token-0001';
+
+/**
+ * A probe alone in a child process: as many requests to /health as the console will get (sockets,
+ * parsers warm), its RSS, then every console file 200 times (brotli and gzip), its RSS again.
+ */
+async function consoleRss(): Promise<void> {
+  const files = ['/', ...all.map((x) => `/assets/${x.slice(0, -3)}`)];
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (b: Buffer) => resolve(b.toString().trim()));
+      child.once('exit', (code) => reject(new Error(`the probe process exited with ${code}`)));
+    });
+    const hit = async (paths: string[]) => {
+      for (let i = 0; i < 200; i++) for (const f of paths) await (await fetch(`${url}${f}`, { headers: { 'accept-encoding': i % 2 ? 'gzip' : 'br' } })).arrayBuffer();
+    };
+    // The child collects garbage every 100 ms; the figure is the median of a second's samples.
+    const rss = async () => {
+      const xs: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        xs.push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024);
+      }
+      return median(xs);
+    };
+    const health = files.map(() => '/health');
+    for (let i = 0; i < 4; i++) await hit(health);
+    // Health, console, health: the console's figure against the mean of the two around it, so a
+    // heap still shrinking from start-up does not count for or against it.
+    const h1 = await rss();
+    await hit(files);
+    const after = await rss();
+    await hit(health);
+    const h2 = await rss();
+    progress(`rss: health ${(h1 / 2 ** 20).toFixed(1)} MiB, console ${(after / 2 ** 20).toFixed(1)} MiB, health ${(h2 / 2 ** 20).toFixed(1)} MiB`);
+    const before = (h1 + h2) / 2;
+    const held = files.map((f) => join(app, f === '/' ? 'index.html' : f)).reduce((n, f) => n + ['', '.gz', '.br'].reduce((m, e) => m + (statSync(f + e, { throwIfNoEntry: false })?.size ?? 0), 0), 0);
+    emit({ metric: 'console_rss_mib', value: round((after - before) / 2 ** 20), unit: 'MiB', rss_before_mib: round(before / 2 ** 20, 1), held_kib: round(held / 1024, 1), requests: 200 * files.length, budget_mib: 5, note: 'probe process RSS after serving every console file 200 times minus the mean of the RSS after as many /health requests before and after; held = the bodies it keeps' });
+  } finally {
+    child.kill();
+  }
+}
+
+if (process.argv.includes('--serve')) {
+  // The child of consoleRss: a probe with an empty store and its API, until killed.
+  const dir = mkdtempSync(join(tmpdir(), 'pm-bench-web-rss-'));
+  const probe = await Probe.start({ id: 'rss', dataDir: dir, connectors: [] });
+  const served = await serve(createApi(probe, { tokens: [{ name: 'admin', role: 'admin', token: TOKEN }] }), { port: 0 });
+  setInterval(gc, 100);
+  process.once('SIGTERM', () => void served.close().then(() => probe.stop()).finally(() => (rmSync(dir, { recursive: true, force: true }), process.exit(0))));
+  process.stdout.write(`${served.url}\n`);
+  await new Promise(() => undefined);
+}
 
 // 1. What the first view downloads: the page, the entry script and its style sheet, gzipped.
 const app = join(import.meta.dirname, '../packages/web/dist/app');
@@ -75,14 +129,8 @@ try {
   const b = median(rawMs);
   emit({ metric: 'series_30d_query_ms', value: round(v), unit: 'ms', baseline: round(b), ratio: round(b / v, 1), buckets, records, runs: reps, note: 'baseline = the same range read as raw records, every page, over HTTP' });
 
-  // 4. What serving the console adds to the probe's resident memory.
-  gc();
-  const before = process.memoryUsage().rss;
-  for (let i = 0; i < 200; i++)
-    for (const f of ['/', ...first.slice(1).map((x) => `/${x}`), ...all.map((x) => `/assets/${x.slice(0, -3)}`)])
-      await (await fetch(`${api.url}${f}`, { headers: { 'accept-encoding': i % 2 ? 'gzip' : 'br' } })).arrayBuffer();
-  gc();
-  emit({ metric: 'console_rss_mib', value: round((process.memoryUsage().rss - before) / 2 ** 20), unit: 'MiB', requests: 200 * (first.length + all.length), budget_mib: 5, note: 'RSS after serving every file 200 times (brotli and gzip) minus RSS before the first console request, both after a GC' });
+  // 4. What serving the console adds to a probe's resident memory (a probe process of its own).
+  await consoleRss();
 
   // 5. In Chromium: the chart drawn from the response, and the first view after navigation.
   const browser = await launch();
@@ -91,9 +139,10 @@ try {
     await ctx.addInitScript(([token]) => {
       sessionStorage.setItem('probemesh.token', token!);
       sessionStorage.setItem('probemesh.role', 'admin');
-      // The first meaningful paint: the frame after the overview's first card is in the DOM.
+      localStorage.setItem('probemesh.headline', 'hall_temp');
+      // The first meaningful paint: the frame after the overview's headline card (value and sparklines) is in the DOM.
       new MutationObserver((_m, obs) => {
-        if (!document.querySelector('.card .big')) return;
+        if (!document.querySelector('.card[data-indicator] .big')) return;
         obs.disconnect();
         requestAnimationFrame(() => ((window as unknown as { firstView: number }).firstView = performance.now()));
       }).observe(document, { childList: true, subtree: true });
@@ -110,7 +159,7 @@ try {
       render.push(Number(await page.getAttribute('#x-chart', 'data-render-ms')));
     }
     emit({ metric: 'chart_render_ms', value: round(median(render)), unit: 'ms', p_max: round(Math.max(...render)), runs: render.length, points: buckets, note: 'response parsed → uPlot draw hook, 30-day series, in Chromium' });
-    emit({ metric: 'first_view_ms', value: round(median(view), 1), unit: 'ms', runs: view.length, note: 'navigation start → frame after the overview\'s first card, loopback, warm cache' });
+    emit({ metric: 'first_view_ms', value: round(median(view), 1), unit: 'ms', runs: view.length, note: 'navigation start → frame after the overview\'s headline card (its value and last hour and day), loopback, warm cache' });
   } finally {
     await browser.close();
   }

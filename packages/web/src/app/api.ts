@@ -84,9 +84,23 @@ function forwards(method: string, path: string): boolean {
   return false;
 }
 
+let docLoaded: Promise<void> | undefined;
+
+/** Reads the OpenAPI document once (in the background of the first view). */
+export function loadDoc(): Promise<void> {
+  return (docLoaded ??= api<typeof doc>('/openapi.json', { local: true }).then(
+    (d) => void Object.assign(doc, d),
+    (err) => {
+      docLoaded = undefined; // asked again by the next view that needs it
+      throw err;
+    },
+  ));
+}
+
 /** Calls the API; resolves with the JSON answer (undefined for 204), throws a RequestError otherwise. */
 export async function api<T>(path: string, call: Call = {}): Promise<T> {
   const method = call.method ?? 'GET';
+  if (!call.local && target.probe && target.probe !== target.self) await loadDoc();
   if (!call.local && target.probe && target.probe !== target.self && !forwards(method, path))
     throw new RequestError(0, 'no-forwarding', `${target.self} cannot yet ask ${target.probe} for ${method} ${path}: its API takes ?probe= only on some routes. Open ${target.probe}'s own console, or select ${target.self} in Mesh.`);
   const headers: Record<string, string> = { authorization: `Bearer ${call.token ?? session.token}` };

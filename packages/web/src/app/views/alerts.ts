@@ -130,12 +130,12 @@ export const alertsView: View = {
         ${select('f-rule', 'rule', 'Rule', options('rule'), f.rule)}
         ${select('f-state', 'state', 'State', ['firing', 'resolved'], f.state)}
       </div>
-      <div class="scroll"><table id="alerts-table">
+      <div class="scroll"><table id="alerts-table" class="cards-on-phone">
         <thead><tr><th>since</th><th>state</th><th>severity</th><th>probe</th><th>rule / decision</th><th>device</th><th>value</th><th>message</th><th></th></tr></thead>
         <tbody>${shown.map(
           (a) => html`<tr data-alert=${a.id} data-probe=${a.probe} data-decision=${a.decision} data-state=${a.state}>
-            <td>${when(a.since)}</td><td class="state ${a.state}">${a.state}</td><td class="sev ${a.severity}">${a.severity}</td><td>${a.probe}</td>
-            <td>${a.rule} / ${a.decision}</td><td>${a.device ?? ''}</td><td>${a.value ?? ''}</td><td>${a.message}</td>
+            <td data-label="since">${when(a.since)}</td><td class="state ${a.state}">${a.state}</td><td class="sev ${a.severity}">${a.severity}</td><td data-label="probe">${a.probe}</td>
+            <td data-label="rule">${a.rule} / ${a.decision}</td><td data-label="device">${a.device ?? ''}</td><td data-label="value">${a.value ?? ''}</td><td class="message">${a.message}</td>
             <td>${a.indicator ? html`<a href=${chartLink(a)}>chart</a>` : nothing}</td></tr>`,
         )}</tbody>
       </table></div>

@@ -1,5 +1,5 @@
 import { html, nothing, type TemplateResult } from 'lit';
-import { api, doc, explain, RequestError, session, target } from '../api.js';
+import { api, doc, explain, loadDoc, RequestError, session, target } from '../api.js';
 import { fmt } from '../format.js';
 import { checkExpr, field, idOf, loadExpr, resolve, validate, type FormCtx, type Schema } from '../form.js';
 import { href, update, type View } from '../state.js';
@@ -58,7 +58,7 @@ async function load(kind: Kind | 'statics', p: URLSearchParams, signal: AbortSig
   s.confirm = '';
   s.notice = p.get('saved') ? `Saved ${p.get('saved')}.` : '';
   try {
-    await loadExpr();
+    await Promise.all([loadDoc(), loadExpr()]);
     const dry = Object.keys(doc.paths ?? {}).find((k) => /dry|evaluat|try/i.test(k));
     s.dryRun = dry;
     const indicators = await api<Entity[]>('/indicators', { signal });

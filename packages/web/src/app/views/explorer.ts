@@ -71,6 +71,9 @@ function download(p: URLSearchParams): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
+/** The choices, and the one in the URL even when it is not among them (a removed indicator's history, a probe that cannot list). */
+const withCurrent = (ids: string[], cur?: string) => (cur && !ids.includes(cur) ? [...ids, cur] : ids);
+
 const toLocal = (ms: number) => new Date(ms - new Date(ms).getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
 
 /** Chart any indicator over a range from the roll-ups (mean with a min/max band), live while the range ends now; as a table and CSV; the URL keeps the view. */
@@ -103,8 +106,8 @@ export const explorerView: View = {
     const rows = s.series?.buckets ?? [];
     return html`<h1>Explorer <span class="muted">${target.probe}</span></h1>
       <form class="filters" @submit=${(e: Event) => e.preventDefault()}>
-        <label>Indicator <select id="x-indicator" @change=${change('indicator')}><option value="">choose…</option>${[...s.indicators.map((i) => i.id), ...(cur.indicator && !s.indicators.some((i) => i.id === cur.indicator) ? [cur.indicator] : [])].map((id) => html`<option ?selected=${id === cur.indicator}>${id}</option>`)}</select></label>
-        <label>Device <select id="x-device" @change=${change('device')}><option value="">any</option>${s.devices.map((d) => html`<option ?selected=${d === cur.device}>${d}</option>`)}</select></label>
+        <label>Indicator <select id="x-indicator" @change=${change('indicator')}><option value="">choose…</option>${withCurrent(s.indicators.map((i) => i.id), cur.indicator).map((id) => html`<option ?selected=${id === cur.indicator}>${id}</option>`)}</select></label>
+        <label>Device <select id="x-device" @change=${change('device')}><option value="">any</option>${withCurrent(s.devices, cur.device).map((d) => html`<option ?selected=${d === cur.device}>${d}</option>`)}</select></label>
         <label>Instance <input id="x-instance" size="8" .value=${cur.instance ?? ''} @change=${change('instance')} placeholder="any"></label>
         <label>Range <select id="x-range" @change=${change('range')}>${RANGES.map(([k]) => html`<option ?selected=${k === range}>${k}</option>`)}<option ?selected=${range === 'custom'}>custom</option></select></label>
         ${range === 'custom'

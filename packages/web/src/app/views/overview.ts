@@ -19,7 +19,7 @@ interface Card {
   day: Bucket[];
 }
 
-const s: { cards: Card[]; error: string; editing: boolean; counts?: Record<string, number> } = { cards: [], error: '', editing: false };
+const s: { cards: Card[]; error: string; editing: boolean; counts?: Record<string, number>; signal?: AbortSignal } = { cards: [], error: '', editing: false };
 
 const headline = () => (localStorage.getItem(KEY) ?? DEFAULT).split(/[\s,]+/).filter(Boolean);
 
@@ -59,13 +59,14 @@ function saveHeadline(e: Event): void {
   if (v) localStorage.setItem(KEY, v);
   else localStorage.removeItem(KEY);
   s.editing = false;
-  location.hash = href('overview', { t: Date.now() });
+  if (s.signal) void refresh(s.signal);
 }
 
 /** The headline indicators as large numbers with their last hour and day, and the count of firing alerts. */
 export const overviewView: View = {
   title: 'Overview',
   async enter(_p, signal) {
+    s.signal = signal;
     void loadFiring(signal);
     await refresh(signal);
     const timer = setInterval(() => void refresh(signal), 10_000);

@@ -100,13 +100,16 @@ t.test('alertmanager sink — while Alertmanager is down a delivery is retryable
 
 const SECRET = 'end-to-end-webhook-secret';
 
-/** A probe whose rule `cooling` fires `hot` while the room's inlet is above 35 °C, with `sinks`. */
-async function hallProbe(t: Test, sinks: AlertSinkConfig[]) {
+/**
+ * A probe whose rule `cooling` fires `hot` while the room's inlet is above 35 °C, with `sinks`;
+ * `dataDir` reuses a store (a restart). `stop()` stops it once, and teardown stops it otherwise.
+ */
+async function hallProbe(t: Test, sinks: AlertSinkConfig[], dataDir?: string) {
   const inlet = { celsius: 41.5 };
   const room = await startJsonDevice((path) => (path === '/inlet' ? { c: inlet.celsius } : undefined));
   t.teardown(() => room.stop());
-  const dir = await tempDir();
-  t.teardown(() => dir.remove());
+  const dir = dataDir ? { path: dataDir } : await tempDir();
+  if ('remove' in dir) t.teardown(() => dir.remove());
   const log: string[] = [];
   const running = await runProbe(
     {
@@ -128,8 +131,29 @@ async function hallProbe(t: Test, sinks: AlertSinkConfig[]) {
     },
     { log: (level, message) => log.push(`${level} ${message}`) },
   );
-  t.teardown(() => running.stop());
-  return { probe: running.probe, inlet, log };
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= running.stop());
+  t.teardown(stop);
+  return { probe: running.probe, inlet, log, stop };
+}
+
+/** A real HTTP receiver on `port` that keeps what it is sent and answers 204. */
+async function receiver(t: Test, port: number) {
+  const got: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return got;
 }
 
 t.test('webhook sink, end to end — an alert raised while the receiver is down is delivered once when it returns, signed; then its resolution', async (t) => {
@@ -140,20 +164,7 @@ t.test('webhook sink, end to end — an alert raised while the receiver is down 
   const firing = probe.alerts({ state: 'firing' })[0]!;
 
   // The receiver comes up on the port the probe was configured with.
-  const got: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
-  const receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(port, '127.0.0.1', r));
-  t.teardown(() => {
-    receiver.closeAllConnections();
-    return new Promise<void>((r) => receiver.close(() => r()));
-  });
+  const got = await receiver(t, port);
   await waitUntil('the firing transition reaches the receiver', () => got.length >= 1, 60_000).catch((err: Error) => {
     throw new Error(`${err.message}\n${log.join('\n')}`);
   });
@@ -192,4 +203,26 @@ t.test('alertmanager sink, end to end — a probe’s alert firing, then resolve
   await waitUntil('Alertmanager no longer lists it', async () => (await listed(am)).length === 0, 60_000, am.process);
   t.equal(probe.alerts({ state: 'resolved' }).length, 1, 'resolved at the probe');
   t.match(probe.metrics().sinks, [{ name: 'alertmanager', pending: 0, delivered: 2, rejected: 0 }]);
+});
+
+t.test('webhook sink, end to end — a transition still owed when the probe stops is delivered after it restarts, once', async (t) => {
+  const port = await freeTcpPort();
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const sinks: AlertSinkConfig[] = [{ type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: SECRET }];
+  const first = await hallProbe(t, sinks, dir.path);
+  await waitUntil('the alert fires and its delivery fails', () => first.probe.alerts({ state: 'firing' }).length === 1 && first.probe.metrics().sinks[0]!.retries >= 1, 30_000);
+  const owed = first.probe.alerts({ state: 'firing' })[0]!;
+  await first.stop();
+
+  const got = await receiver(t, port);
+  const second = await hallProbe(t, sinks, dir.path);
+  await waitUntil('the owed transition arrives', () => got.length >= 1, 60_000);
+  t.equal(got[0]!.headers['idempotency-key'], transitionId(owed), 'what the stopped probe owed comes first');
+  t.ok(verifySignature(SECRET, got[0]!.body, got[0]!.headers['x-probemesh-signature'] as string));
+  // The restarted probe keeps no alert state: its rule fires anew (another transition) before it can resolve.
+  await waitUntil('the restarted probe fires', () => second.probe.alerts({ state: 'firing' }).length === 1, 30_000);
+  second.inlet.celsius = 24;
+  await waitUntil('a resolution follows', () => got.some((g) => (JSON.parse(g.body) as WebhookBody).alert.state === 'resolved'), 60_000);
+  t.equal(got.filter((g) => g.headers['idempotency-key'] === transitionId(owed)).length, 1, 'delivered once');
 });

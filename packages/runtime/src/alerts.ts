@@ -16,6 +16,34 @@ export interface Verdict {
   value?: Datum;
 }
 
+/** The alert a verdict makes on `probe`: its id, message (placeholders filled) and times. */
+export function makeAlert(probe: string, v: Verdict, state: AlertState, since: number, now: number): Alert {
+  const d = v.decision;
+  const severity: Severity = d.severity ?? 'warning';
+  const fill = (s: string) =>
+    s
+      .replaceAll('{value}', v.value === undefined ? '' : String(v.value))
+      .replaceAll('{device}', v.device ?? '')
+      .replaceAll('{indicator}', d.indicator ?? '')
+      .replaceAll('{rule}', v.rule);
+  const what = d.when ?? `no answer for ${d.unanswered} periods`;
+  const message = fill(d.message ?? `${v.rule}/${d.id}: ${what}${v.device ? ` on ${v.device}` : ''}`);
+  return {
+    id: `${probe}.${v.rule}.${d.id}${v.device ? `.${v.device}` : ''}`,
+    probe,
+    rule: v.rule,
+    decision: d.id,
+    ...(d.indicator ? { indicator: d.indicator } : {}),
+    ...(v.device ? { device: v.device } : {}),
+    ...(v.value !== undefined ? { value: v.value } : {}),
+    severity,
+    state,
+    message,
+    since,
+    ts: now,
+  };
+}
+
 /**
  * Alert semantics operators expect: an alert fires once when its decision has held for its hold
  * time, resolves once when it stops holding, and stays quiet in between; no storm every tick. Each
@@ -45,14 +73,14 @@ export class AlertBook {
       t.holdingSince ??= now;
       const hold = v.decision.for === undefined ? 0 : durationMs(v.decision.for);
       if (!t.firing && now - t.holdingSince >= hold) {
-        t.firing = this.make(v, 'firing', t.holdingSince, now);
+        t.firing = makeAlert(this.probe, v, 'firing', t.holdingSince, now);
         return this.record(t.firing);
       }
       return undefined;
     }
     t.holdingSince = undefined;
     if (t.firing) {
-      const resolved = this.make(v, 'resolved', t.firing.since, now);
+      const resolved = makeAlert(this.probe, v, 'resolved', t.firing.since, now);
       t.firing = undefined;
       this.tracks.delete(key);
       return this.record(resolved);
@@ -88,33 +116,6 @@ export class AlertBook {
       if (t.firing) out.push(this.record({ ...t.firing, state: 'resolved', ts: now, message: `${t.firing.message} (rule changed)` }));
     }
     return out;
-  }
-
-  private make(v: Verdict, state: AlertState, since: number, now: number): Alert {
-    const d = v.decision;
-    const severity: Severity = d.severity ?? 'warning';
-    const fill = (s: string) =>
-      s
-        .replaceAll('{value}', v.value === undefined ? '' : String(v.value))
-        .replaceAll('{device}', v.device ?? '')
-        .replaceAll('{indicator}', d.indicator ?? '')
-        .replaceAll('{rule}', v.rule);
-    const what = d.when ?? `no answer for ${d.unanswered} periods`;
-    const message = fill(d.message ?? `${v.rule}/${d.id}: ${what}${v.device ? ` on ${v.device}` : ''}`);
-    return {
-      id: `${this.probe}.${v.rule}.${d.id}${v.device ? `.${v.device}` : ''}`,
-      probe: this.probe,
-      rule: v.rule,
-      decision: d.id,
-      ...(d.indicator ? { indicator: d.indicator } : {}),
-      ...(v.device ? { device: v.device } : {}),
-      ...(v.value !== undefined ? { value: v.value } : {}),
-      severity,
-      state,
-      message,
-      since,
-      ts: now,
-    };
   }
 
   private record(a: Alert): Alert {

@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError, UnprocessableError } from '@probemesh/core';
-import { compile, type Expression } from '@probemesh/expr';
+import { compile, type Context, type Expression } from '@probemesh/expr';
 import { Device, Indicator, Rule, check, issues, type Datum, type Decision, type TSchema } from '@probemesh/model';
 import type { ConnectorRegistry } from './registry.js';
 import type { EntityOf, Kind } from './service.js';
@@ -23,7 +23,8 @@ export interface CompiledRule {
   decisions: Array<{ def: Decision; when?: Expression }>;
 }
 
-function expr(src: string, context: 'filter' | 'transform' | 'calculated' | 'decision', known: (id: string) => boolean, where: string): Expression {
+/** Compiles an expression as saving does: its error (with line:column) prefixed by `where`, an UnprocessableError. */
+export function compileExpr(src: string, context: Context, known: (id: string) => boolean, where: string): Expression {
   try {
     return compile(src, { context, known });
   } catch (err) {
@@ -91,12 +92,12 @@ export class Catalog {
         return {
           def,
           params,
-          ...(def.filter ? { filter: expr(def.filter, 'filter', known, `${where} filter`) } : {}),
-          ...(def.transform ? { transform: expr(def.transform, 'transform', known, `${where} transform`) } : {}),
+          ...(def.filter ? { filter: compileExpr(def.filter, 'filter', known, `${where} filter`) } : {}),
+          ...(def.transform ? { transform: compileExpr(def.transform, 'transform', known, `${where} transform`) } : {}),
         };
       }
       case 'calculated': {
-        const formula = expr(def.formula, 'calculated', known, `${where} formula`);
+        const formula = compileExpr(def.formula, 'calculated', known, `${where} formula`);
         if (formula.refs.some((r) => r.name === def.id)) throw new UnprocessableError(`${where} formula refers to itself`);
         return { def, formula };
       }
@@ -125,7 +126,7 @@ export class Catalog {
     const decisions = (def.decisions ?? []).map((d) => {
       if ((d.when === undefined) === (d.unanswered === undefined))
         throw new UnprocessableError(`${where} decision '${d.id}': give either when (a condition) or unanswered (periods without an answer from a target), ${d.when === undefined ? 'not neither' : 'not both'}`);
-      return { def: d, ...(d.when !== undefined ? { when: expr(d.when, 'decision', known, `${where} decision '${d.id}'`) } : {}) };
+      return { def: d, ...(d.when !== undefined ? { when: compileExpr(d.when, 'decision', known, `${where} decision '${d.id}'`) } : {}) };
     });
     const ids = new Set<string>();
     for (const d of def.decisions ?? []) {
@@ -168,6 +169,21 @@ export class Catalog {
       for (const r of this.rules.values()) if (r.def.targets?.devices?.includes(id)) out.push(`rule '${r.def.id}'`);
     }
     return out;
+  }
+
+  /** Whether an expression reads a per-device value by a bare name, so it is evaluated once per target. */
+  readsDevices(e: Expression, seen = new Set<string>()): boolean {
+    return e.refs.some((r) => r.form === 'bare' && this.isPerDevice(r.name, seen));
+  }
+
+  /** Whether an indicator has a value per device: per-device atomic ones, and formulas over them. */
+  isPerDevice(indicator: string, seen = new Set<string>()): boolean {
+    if (seen.has(indicator)) return false;
+    seen.add(indicator);
+    const ind = this.indicators.get(indicator);
+    if (!ind) return false;
+    if (ind.def.kind === 'atomic') return this.connectors.has(ind.def.source.scheme) && this.connectors.get(ind.def.source.scheme).perDevice;
+    return ind.formula ? this.readsDevices(ind.formula, seen) : false;
   }
 
   /** The value of a static indicator, if `id` is one. */

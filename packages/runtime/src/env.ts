@@ -3,6 +3,11 @@ import type { Datum } from '@probemesh/model';
 import type { SeriesSelector, Store } from '@probemesh/store';
 import type { Catalog } from './catalog.js';
 
+/** Whether an expression's result counts as true: anything but null, false, 0 and "". */
+export function truthy(v: unknown): boolean {
+  return v !== null && v !== undefined && v !== false && v !== 0 && v !== '';
+}
+
 /** Key of a value in a round: indicator, device, instance. */
 export const roundKey = (indicator: string, device = '', instance = '') => `${indicator}\u0000${device}\u0000${instance}`;
 

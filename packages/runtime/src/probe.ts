@@ -1,12 +1,13 @@
 import type { AlertSink, Clock, Connector, TimerHandle } from '@probemesh/core';
 import { NotFoundError, Supervisor, UnprocessableError, messageOf, systemClock } from '@probemesh/core';
 import type { Alert, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
-import { Datum as DatumSchema, Query as QuerySchema, check } from '@probemesh/model';
+import { Datum as DatumSchema, DryRun as DryRunSchema, Query as QuerySchema, check, type DryRun, type DryRunResult } from '@probemesh/model';
 import { Store } from '@probemesh/store';
 import { AlertBook } from './alerts.js';
 import { Catalog } from './catalog.js';
 import { ConnectorRegistry } from './registry.js';
 import { RuleActor, type RuleCounters } from './rule-actor.js';
+import { dryRun } from './dryrun.js';
 import { AlertOutbox } from './outbox.js';
 import { VERSION } from './version.js';
 import { StoreWriter, type StoreHealth } from './writer.js';
@@ -395,6 +396,10 @@ export class Probe implements ProbeService {
   onAlert(fn: (a: Alert) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  dryRun(req: DryRun): DryRunResult {
+    return dryRun({ probe: this.opts.id, catalog: this.catalog, store: this.store, now: this.clock.now() }, check(DryRunSchema, req, 'dry run'));
   }
 
   health(): ProbeHealth {

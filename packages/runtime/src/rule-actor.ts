@@ -7,7 +7,7 @@ import { durationMs } from '@probemesh/model';
 import type { Store } from '@probemesh/store';
 import type { AlertBook } from './alerts.js';
 import type { Catalog, CompiledIndicator, CompiledRule } from './catalog.js';
-import { expressionEnv, roundKey } from './env.js';
+import { expressionEnv, roundKey, truthy } from './env.js';
 import type { ConnectorRegistry } from './registry.js';
 import type { StoreWriter } from './writer.js';
 
@@ -289,7 +289,7 @@ export class RuleActor implements Worker {
     for (const [i, id] of rule.def.indicators.entries()) {
       const ind = this.ctx.catalog.indicators.get(id);
       if (!ind?.formula) continue;
-      const scopes: Array<string | undefined> = this.readsDevices(ind.formula) ? targets.map((d) => d.id) : [undefined];
+      const scopes: Array<string | undefined> = this.ctx.catalog.readsDevices(ind.formula) ? targets.map((d) => d.id) : [undefined];
       for (const device of scopes) {
         const where = `${id}${device ? `@${device}` : ''}`;
         try {
@@ -324,7 +324,7 @@ export class RuleActor implements Worker {
         for (const [device, periods] of this.silent) this.ctx.alerts.apply({ rule: rule.def.id, decision, device, holds: periods >= decision.unanswered!, value: periods }, at);
         continue;
       }
-      const perDevice = this.readsDevices(when) || (decision.indicator !== undefined && this.isPerDevice(decision.indicator));
+      const perDevice = this.ctx.catalog.readsDevices(when) || (decision.indicator !== undefined && this.ctx.catalog.isPerDevice(decision.indicator));
       for (const device of perDevice ? targets.map((d) => d.id) : [undefined]) {
         try {
           const env = expressionEnv(this.ctx, at, device, {}, round);
@@ -339,21 +339,6 @@ export class RuleActor implements Worker {
     }
   }
 
-  /** Whether an expression reads a per-device value by a bare name, so it is evaluated once per target. */
-  private readsDevices(e: Expression, seen = new Set<string>()): boolean {
-    return e.refs.some((r) => r.form === 'bare' && this.isPerDevice(r.name, seen));
-  }
-
-  /** Whether an indicator has a value per device: per-device atomic ones, and formulas over them. */
-  private isPerDevice(indicator: string, seen = new Set<string>()): boolean {
-    if (seen.has(indicator)) return false;
-    seen.add(indicator);
-    const ind = this.ctx.catalog.indicators.get(indicator);
-    if (!ind) return false;
-    if (ind.def.kind === 'atomic') return this.ctx.connectors.has(ind.def.source.scheme) && this.ctx.connectors.get(ind.def.source.scheme).perDevice;
-    return ind.formula ? this.readsDevices(ind.formula, seen) : false;
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) this.ctx.clock.clearTimeout(this.timer);
@@ -361,8 +346,4 @@ export class RuleActor implements Worker {
     for (const done of [...this.asked]) done.reject(new ConflictError(`rule '${this.ruleId}' stopped before its tick ran`));
     await this.ctx.connectors.declare(this.ruleId, new Map()).catch(() => undefined);
   }
-}
-
-function truthy(v: unknown): boolean {
-  return v !== null && v !== undefined && v !== false && v !== 0 && v !== '';
 }

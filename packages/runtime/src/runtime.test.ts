@@ -246,3 +246,34 @@ t.test('runtime — the health snapshot: rule states, the store, and values comm
   t.equal(h.valuesPerS, 2, 'measured: 120 values over the last 60 s');
   t.same([h.rules.map((r) => [r.rule, r.ticks]), h.series, h.store.available], [[['r', 70]], 2, true], 'with the rule states, the series and the store');
 });
+
+t.test('runtime — a dry run tries a formula, transform or decision on current values, saving nothing, and refuses text as saving would', async (t) => {
+  const values = new Map<string, number | string>([
+    ['a/power', 100],
+    ['b/power', 250],
+  ]);
+  const probe = await setup(t, values);
+  await probe.put('rules', { id: 'r', indicators: ['power'], targets: { devices: ['a', 'b'] }, period: '1h' });
+  await probe.tickNow('r');
+  const indicators = probe.list('indicators');
+
+  t.same(probe.dryRun({ context: 'calculated', indicator: 'kw', expr: 'power / 1000', rule: 'r' }), { context: 'calculated', results: [{ device: 'a', value: 0.1 }, { device: 'b', value: 0.25 }] }, 'per target of the rule');
+  t.same(probe.dryRun({ context: 'calculated', expr: 'sum(power)', rule: 'r' }).results, [{ value: 350 }], 'a round aggregate over the current values');
+  t.same(probe.dryRun({ context: 'calculated', expr: 'power / (power - 100)', device: 'a' }).results, [{ device: 'a', error: 'division by zero' }], 'an evaluation problem is an outcome');
+  t.same(probe.dryRun({ context: 'calculated', expr: 'power * 1e308', device: 'b' }).results, [{ device: 'b', error: 'the formula gave Infinity' }], 'as is a value that is not finite');
+  t.same(probe.dryRun({ context: 'transform', indicator: 'power', expr: 'value / 1000', device: 'b', value: 2500 }).results, [{ device: 'b', value: 2.5 }], 'a transform on a given reading');
+  t.same(probe.dryRun({ context: 'filter', indicator: 'power', expr: 'value > 200', rule: 'r' }).results, [{ device: 'a', value: false }, { device: 'b', value: true }], 'a filter on the newest readings');
+
+  const tried = probe.dryRun({ context: 'decision', expr: 'power > 200', rule: 'r', decision: { id: 'hot', severity: 'critical', indicator: 'power', message: '{device} draws {value} W' } });
+  t.same(tried.results.map((o) => [o.device, o.value, o.alert?.message, o.alert?.state]), [['a', false, undefined, undefined], ['b', true, 'b draws 250 W', 'firing']], 'the alert that would fire');
+  t.equal(tried.results[1]?.alert?.id, 'p1.r.hot.b');
+
+  const saving = await probe.put('indicators', { id: 'x', kind: 'calculated', formula: 'power *\n  (2 +' }).catch((e: Error) => e);
+  t.throws(() => probe.dryRun({ context: 'calculated', indicator: 'x', expr: 'power *\n  (2 +' }), { name: 'UnprocessableError', message: (saving as Error).message }, 'the same error as saving');
+  t.match((saving as Error).message, /indicator 'x' formula: .* at 2:\d+$/, 'with line:column');
+  t.throws(() => probe.dryRun({ context: 'decision', expr: 'ghost > 1', rule: 'r', decision: { id: 'd' } }), { name: 'UnprocessableError', message: /rule 'r' decision 'd': .*ghost/ });
+  t.throws(() => probe.dryRun({ context: 'calculated', expr: '1', rule: 'nope' }), { name: 'NotFoundError' });
+  t.throws(() => probe.dryRun({ context: 'sometimes', expr: '1' } as never), { name: 'ValidationError' });
+  t.same(probe.list('indicators'), indicators, 'nothing saved');
+  t.same(probe.alerts(), [], 'nothing fired');
+});

@@ -1,7 +1,7 @@
 import type { AlertSink } from '@probemesh/core';
 import type { SinkStats } from './outbox.js';
 import type { StoreHealth } from './writer.js';
-import type { Alert, AlertState, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, Severity, TSchema, Value } from '@probemesh/model';
+import type { Alert, AlertState, Datum, Device, DryRun, DryRunResult, Indicator, Query, QueryResult, Role, Rule, RuleState, Severity, TSchema, Value } from '@probemesh/model';
 
 /** The configuration collections a probe keeps, by their API names. */
 export const Kinds = { indicators: 'indicators', devices: 'devices', rules: 'rules' } as const;
@@ -136,6 +136,13 @@ export interface ProbeService {
    * owes a sink of its name, then every transition, at least once. Resolves to a remover.
    */
   addSink(sink: AlertSink): () => Promise<void>;
+  /**
+   * Tries a formula, filter, transform or decision against the current values of a rule or device,
+   * saving nothing: per device, the value, an evaluation error, or (a decision) the alert that would
+   * fire. Text that does not compile throws what saving it would (UnprocessableError, line:column);
+   * an unknown rule or device is a NotFoundError, a malformed request a ValidationError.
+   */
+  dryRun(req: DryRun): DryRunResult;
   /** A cheap snapshot for heartbeats: rule states, memory, values per second, series, the store's state. */
   health(): ProbeHealth;
   metrics(): ProbeMetrics;

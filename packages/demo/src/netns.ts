@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,24 +6,21 @@ import {
   createLan,
   netnsGroup,
   routedLink,
-  spawnInNetns,
   startForwarders,
   startRemote,
-  waitUntil,
   type Forwarders,
   type Lan,
   type NatsServer,
   type NetnsGroup,
   type Remote,
   type Route,
-  type Spawned,
   type TrafficRates,
   type TrafficSource,
 } from '@probemesh/testkit';
 import { LEAF_NETWORKS, NETWORKS, SERVERS } from './datacenter.js';
 import type { NetworkHosts } from './hosts.js';
 import { CAPTURE_NETWORKS, firstServer, net, researchConfigs, researchServer, serversOf, UPS_NETWORK, type ResearchLayout } from './research.js';
-import { cli, natsConfigs, startHubAndLeaf, status, writeConfig, type RunningMesh } from './up.js';
+import { cli, natsConfigs, probeProcesses, startHubAndLeaf, status, writeConfig, type ProbeProcesses, type RunningMesh } from './up.js';
 
 export interface NetnsUpOptions {
   /** Where configs, logs, data, the NATS store and the Unix sockets go (default: a new temp dir). */
@@ -85,11 +81,11 @@ export async function upNetns(opts: NetnsUpOptions = {}): Promise<NetnsMesh> {
   const dir = opts.dir ?? join(tmpdir(), `probemesh-netns-${process.pid}`);
   for (const d of ['logs', 'sock', 'config']) await mkdir(join(dir, d), { recursive: true });
   const period = opts.period ?? '10s';
-  const started: { group?: NetnsGroup; hub?: NatsServer; leaf?: NatsServer; gateway?: Remote<Forwarders>; local?: Forwarders; probes: Spawned[]; networks: NetnsNetwork[]; hosts: Array<Remote<NetworkHosts>> } = { probes: [], networks: [], hosts: [] };
+  const started: { group?: NetnsGroup; hub?: NatsServer; leaf?: NatsServer; gateway?: Remote<Forwarders>; local?: Forwarders; probes?: ProbeProcesses; networks: NetnsNetwork[]; hosts: Array<Remote<NetworkHosts>> } = { networks: [], hosts: [] };
   const stop = async () => {
     const steps: Array<() => Promise<unknown> | undefined> = [
       () => Promise.all(started.networks.map((n) => n.traffic.close())),
-      () => Promise.all(started.probes.map((p) => p.stop(5000))),
+      () => started.probes?.stop(),
       () => Promise.all(started.hosts.map((h) => h.close())),
       () => started.gateway?.close(),
       () => started.local?.stop(),
@@ -145,18 +141,9 @@ export async function upNetns(opts: NetnsUpOptions = {}): Promise<NetnsMesh> {
       const what = c.role === 'coordinator' ? 'the site coordinator: merges the five networks, computes PUE, DCiE, CPE and CADE' : `the delegated probe of ${c.group}: ${CAPTURE_NETWORKS.includes(k) ? 'captures on its bridge' : 'reads its switch (RMON, IF-MIB)'}, polls its servers${k === UPS_NETWORK ? ' and the UPS' : ''}`;
       files.push(await writeConfig(join(dir, 'config', `${c.id}.yaml`), c, what));
     }
-    const nsOf = (id: string) => (id === 'site' ? core : lans[Number(id.slice(3)) - 1]!.bridgeNs);
-    const launch = (i: number) => {
-      const p = spawnInNetns(nsOf(ids[i]!), process.execPath, [cli, 'probe', '--config', files[i]!]);
-      const log = createWriteStream(join(dir, 'logs', `${ids[i]}.log`), { flags: 'a' });
-      p.child.stdout!.pipe(log);
-      p.child.stderr!.pipe(log);
-      started.probes[i] = p;
-    };
-    const ready = (i: number) => waitUntil(`probe ${ids[i]} answering in ${nsOf(ids[i]!)}`, async () => (await fetch(`${urls[ids[i]!]}/health`)).ok, 90_000, started.probes[i]);
     say(`starting the site coordinator and ${NETWORKS} delegated probes in their namespaces (configs in ${join(dir, 'config')}, logs in ${join(dir, 'logs')}) …`);
-    ids.forEach((_, i) => launch(i));
-    for (const i of ids.keys()) await ready(i);
+    const probes = (started.probes = probeProcesses({ ids, files, dir, urls, netns: (id) => (id === 'site' ? core : lans[Number(id.slice(3)) - 1]!.bridgeNs), readyMs: 90_000 }));
+    await probes.start();
 
     say('starting the traffic sources (web requests, ARP/DHCP-like broadcasts, other IP and non-IP frames, rates following the day) …');
     for (const [i, lan] of lans.entries()) {
@@ -199,14 +186,8 @@ Read token ${read}, admin token ${admin}. Ctrl-C stops everything and removes th
       dir,
       networks: started.networks,
       namespaces: [...group.names],
-      pids: () => Object.fromEntries(ids.map((id, i) => [id, started.probes[i]!.child.pid ?? 0])),
-      async restart(id, how = 'kill') {
-        const i = ids.indexOf(id);
-        if (i < 0) throw new Error(`no probe '${id}' in this mesh (${ids.join(', ')})`);
-        await (how === 'kill' ? started.probes[i]!.kill() : started.probes[i]!.stop(5000));
-        launch(i);
-        await ready(i);
-      },
+      pids: () => probes.pids(),
+      restart: (id, how) => probes.restart(id, how),
       async stop() {
         clearInterval(timer);
         await stop();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { natsAuthorization } from '@probemesh/mesh';
-import { freeTcpPort, spawnLogged, startNats, waitUntil, type NatsServer, type Spawned } from '@probemesh/testkit';
+import { freeTcpPort, spawnInNetns, spawnLogged, startNats, waitUntil, type NatsServer, type Spawned } from '@probemesh/testkit';
 import type { ProbeConfig } from '@probemesh/model';
 import { Document, isMap, isSeq } from 'yaml';
 import { datacenterConfigs, LEAF_NETWORKS, NETWORKS, SERVERS, simulateDatacenter, type MeshLayout, type SimulatedDatacenter } from './datacenter.js';
@@ -138,6 +138,53 @@ export async function startHubAndLeaf(o: HubAndLeafOptions): Promise<{ hub: Nats
   }
 }
 
+/** The mesh's probe processes, one per config file, each logging to `<dir>/logs/<id>.log`. */
+export interface ProbeProcesses {
+  /** Starts them all; resolves once each answers /health (`onReady` as each does, in order). */
+  start(onReady?: (id: string) => void): Promise<void>;
+  /** Stops one (SIGKILL: a crash) and starts it again on the same config and data. */
+  restart(id: string, how?: 'kill' | 'stop'): Promise<void>;
+  /** Process id of each probe. */
+  pids(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+/** `probemesh probe --config <file>` for each id (inside `netns(id)` when given), ready when `<urls[id]>/health` answers. */
+export function probeProcesses(o: { ids: readonly string[]; files: readonly string[]; dir: string; urls: Readonly<Record<string, string>>; netns?: (id: string) => string; readyMs?: number }): ProbeProcesses {
+  const procs: Spawned[] = [];
+  const launch = (i: number) => {
+    const args = [cli, 'probe', '--config', o.files[i]!];
+    const ns = o.netns?.(o.ids[i]!);
+    const p = ns ? spawnInNetns(ns, process.execPath, args) : spawnLogged(process.execPath, args);
+    const log = createWriteStream(join(o.dir, 'logs', `${o.ids[i]}.log`), { flags: 'a' });
+    p.child.stdout!.pipe(log);
+    p.child.stderr!.pipe(log);
+    procs[i] = p;
+  };
+  const ready = (i: number) => {
+    const id = o.ids[i]!;
+    return waitUntil(`probe ${id} answering on ${o.urls[id]}${o.netns ? ` (in ${o.netns(id)})` : ''}`, async () => (await fetch(`${o.urls[id]}/health`)).ok, o.readyMs ?? 60_000, procs[i]);
+  };
+  return {
+    async start(onReady) {
+      o.ids.forEach((_, i) => launch(i));
+      for (const [i, id] of o.ids.entries()) {
+        await ready(i);
+        onReady?.(id);
+      }
+    },
+    async restart(id, how = 'kill') {
+      const i = o.ids.indexOf(id);
+      if (i < 0) throw new Error(`no probe '${id}' in this mesh (${o.ids.join(', ')})`);
+      await (how === 'kill' ? procs[i]!.kill() : procs[i]!.stop(5000));
+      launch(i);
+      await ready(i);
+    },
+    pids: () => Object.fromEntries(o.ids.map((id, i) => [id, procs[i]?.child.pid ?? 0])),
+    stop: async () => void (await Promise.all(procs.map((p) => p.stop(5000)))),
+  };
+}
+
 /**
  * `probemesh-demo up`: the paper's five-network data center on one machine — a nats-server with one
  * user per probe, 123 simulated servers and a UPS answering SNMP, five delegated probes and the
@@ -148,9 +195,9 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
   const deployNats = await natsConfigs(opts.natsConfigDir);
   const dir = opts.dir ?? join(tmpdir(), `probemesh-up-${process.pid}`);
   await mkdir(join(dir, 'logs'), { recursive: true });
-  const started: { nats?: NatsServer; leaf?: NatsServer; sim?: SimulatedDatacenter; probes: Spawned[] } = { probes: [] };
+  const started: { nats?: NatsServer; leaf?: NatsServer; sim?: SimulatedDatacenter; probes?: ProbeProcesses } = {};
   const stop = async () => {
-    await Promise.all(started.probes.map((p) => p.stop(5000)));
+    await started.probes?.stop();
     started.sim?.stop();
     await started.leaf?.stop();
     await started.nats?.stop();
@@ -194,20 +241,9 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
     };
     const files = await writeConfigs(join(dir, 'config'), layout);
     say(`starting the site coordinator and ${NETWORKS} network probes (configs in ${join(dir, 'config')}, logs in ${join(dir, 'logs')}) …`);
-    const launch = (i: number) => {
-      const p = spawnLogged(process.execPath, [cli, 'probe', '--config', files[i]!]);
-      const log = createWriteStream(join(dir, 'logs', `${ids[i]}.log`), { flags: 'a' });
-      p.child.stdout!.pipe(log);
-      p.child.stderr!.pipe(log);
-      started.probes[i] = p;
-    };
     const urls = Object.fromEntries(ids.map((id) => [id, `http://127.0.0.1:${portOf(id)}`]));
-    const ready = (i: number) => waitUntil(`probe ${ids[i]} answering on ${urls[ids[i]!]}`, async () => (await fetch(`${urls[ids[i]!]}/health`)).ok, 60_000, started.probes[i]);
-    ids.forEach((_, i) => launch(i));
-    for (const [i, id] of ids.entries()) {
-      await ready(i);
-      say(`  ${id.padEnd(5)} ${urls[id]}`);
-    }
+    const probes = (started.probes = probeProcesses({ ids, files, dir, urls }));
+    await probes.start((id) => say(`  ${id.padEnd(5)} ${urls[id]}`));
     const { read } = layout.tokens;
     const site = urls.site!;
     say(`
@@ -236,13 +272,7 @@ Read token ${read}, admin token ${layout.tokens.admin}. Ctrl-C stops everything.
       urls,
       tokens: layout.tokens,
       dir,
-      async restart(id, how = 'kill') {
-        const i = ids.indexOf(id);
-        if (i < 0) throw new Error(`no probe '${id}' in this mesh (${ids.join(', ')})`);
-        await (how === 'kill' ? started.probes[i]!.kill() : started.probes[i]!.stop(5000));
-        launch(i);
-        await ready(i);
-      },
+      restart: (id, how) => probes.restart(id, how),
       async stop() {
         clearInterval(timer);
         await stop();

@@ -90,6 +90,7 @@ class Replayer {
       child.stdout!.on('data', (b: Buffer) => (out += b));
       child.stderr!.on('data', (b: Buffer) => (out += b));
       child.stdin!.on('error', () => undefined); // an early exit shows in flush()
+      child.once('error', (e) => (out += `\n${e.message}`)); // not installed: flush() says so
       this.exited = new Promise((resolve) => child.once('close', () => resolve(out)));
       child.stdin!.write(pcapHeader());
       this.child = child;

@@ -32,6 +32,11 @@ export function prometheusText(probe: string, m: ProbeMetrics, sse?: SseStats): 
     metric('probemesh_sse_subscribers', 'gauge', 'Clients following /alerts/stream.', [[{}, sse.subscribers]]);
     metric('probemesh_sse_dropped_total', 'counter', 'Alert stream clients dropped because they did not read.', [[{}, sse.dropped]]);
   }
+  const bySink = (f: (s: ProbeMetrics['sinks'][number]) => number) => m.sinks.map((s): [Record<string, string>, number] => [{ sink: s.name }, f(s)]);
+  metric('probemesh_alert_sink_pending', 'gauge', 'Alert transitions a sink is still owed.', bySink((s) => s.pending));
+  metric('probemesh_alert_sink_delivered_total', 'counter', 'Alert transitions a sink took.', bySink((s) => s.delivered));
+  metric('probemesh_alert_sink_retries_total', 'counter', 'Failed deliveries to a sink, each tried again later.', bySink((s) => s.retries));
+  metric('probemesh_alert_sink_rejected_total', 'counter', 'Alert transitions a sink refused for good (given up).', bySink((s) => s.rejected));
   for (const [scheme, stats] of Object.entries(m.connectors)) {
     for (const [k, v] of Object.entries(stats)) metric(`probemesh_connector_${metricName(scheme)}_${metricName(k)}`, 'gauge', `${scheme} connector: ${k}.`, [[{}, v]]);
   }

@@ -99,6 +99,7 @@ t.test('alertmanager sink — while Alertmanager is down a delivery is retryable
 });
 
 const SECRET = 'end-to-end-webhook-secret';
+const TOKEN = 'sinks-test-read-token-01';
 
 /**
  * A probe whose rule `cooling` fires `hot` while the room's inlet is above 35 °C, with `sinks`;
@@ -116,6 +117,7 @@ async function hallProbe(t: Test, sinks: AlertSinkConfig[], dataDir?: string) {
       id: 'hall-b',
       dataDir: dir.path,
       http: { port: 0 },
+      tokens: [{ name: 'ops', role: 'read', token: TOKEN }],
       alerts: { sinks },
       devices: [{ id: 'room', address: '127.0.0.1', protocols: { http: { baseUrl: room.url } } }],
       indicators: [{ id: 'inlet_temp', kind: 'atomic', unit: 'Cel', source: { scheme: 'http', path: '/inlet', json: '$.c' } }],
@@ -134,7 +136,7 @@ async function hallProbe(t: Test, sinks: AlertSinkConfig[], dataDir?: string) {
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= running.stop());
   t.teardown(stop);
-  return { probe: running.probe, inlet, log, stop };
+  return { probe: running.probe, url: running.url, inlet, log, stop };
 }
 
 /** A real HTTP receiver on `port` that keeps what it is sent and answers 204. */
@@ -158,7 +160,7 @@ async function receiver(t: Test, port: number) {
 
 t.test('webhook sink, end to end — an alert raised while the receiver is down is delivered once when it returns, signed; then its resolution', async (t) => {
   const port = await freeTcpPort();
-  const { probe, inlet, log } = await hallProbe(t, [{ type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: SECRET }]);
+  const { probe, url, inlet, log } = await hallProbe(t, [{ type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: SECRET }]);
   const sink = () => probe.metrics().sinks.find((s) => s.name === 'webhook')!;
   await waitUntil('the alert fires and its delivery fails (nothing listens)', () => probe.alerts({ state: 'firing' }).length === 1 && sink().retries >= 1, 30_000);
   const firing = probe.alerts({ state: 'firing' })[0]!;
@@ -183,6 +185,10 @@ t.test('webhook sink, end to end — an alert raised while the receiver is down 
     'each transition exactly once, in order',
   );
   t.match(sink(), { name: 'webhook', pending: 0, delivered: 2, rejected: 0 });
+  const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  t.match(metrics, /^probemesh_alert_sink_pending\{probe="hall-b",sink="webhook"\} 0$/m);
+  t.match(metrics, /^probemesh_alert_sink_delivered_total\{probe="hall-b",sink="webhook"\} 2$/m);
+  t.match(metrics, new RegExp(`^probemesh_alert_sink_retries_total\\{probe="hall-b",sink="webhook"\\} ${sink().retries}$`, 'm'), 'the failed attempts, counted');
   t.ok(log.some((l) => l.startsWith('warn alert sink webhook: webhook: cannot reach')), 'the failed attempts were logged');
 });
 

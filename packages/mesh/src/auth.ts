@@ -1,10 +1,7 @@
 import { buckets, configKey, jsApi, kv, streams, subjects } from '@probemesh/model';
 
-/** A NATS user of the mesh. */
-export interface MeshUser {
-  user: string;
-  password: string;
-}
+/** A NATS user of the mesh: a probe (`user` is its id) or the operator, with a password or an nkey (its public key). */
+export type MeshUser = { user: string; password: string } | { user: string; nkey: string };
 
 const q = (s: string) => JSON.stringify(s);
 
@@ -45,14 +42,16 @@ export function probeSubscribeAllow(id: string): string[] {
 }
 
 /**
- * The nats-server `authorization` block for a mesh: one user per probe, allowed to publish only
- * under its own id, and an operator who may do anything (flash configs, read every stream).
+ * The nats-server `authorization` block for a mesh: one user per probe (a password or an nkey),
+ * allowed to publish only under its own id, and an operator who may do anything (flash configs,
+ * read every stream).
  */
 export function natsAuthorization(probes: readonly MeshUser[], operator: MeshUser, jsDomain?: string): string {
+  const who = (u: MeshUser) => ('nkey' in u ? `nkey: ${q(u.nkey)}` : `user: ${q(u.user)}, password: ${q(u.password)}`);
   const users = probes.map(
     (p) =>
-      `    { user: ${q(p.user)}, password: ${q(p.password)}, permissions: { publish: { allow: [${probePublishAllow(p.user, jsDomain).map(q).join(', ')}] }, subscribe: { allow: [${probeSubscribeAllow(p.user).map(q).join(', ')}] } } }`,
+      `    { ${who(p)}, permissions: { publish: { allow: [${probePublishAllow(p.user, jsDomain).map(q).join(', ')}] }, subscribe: { allow: [${probeSubscribeAllow(p.user).map(q).join(', ')}] } } }`,
   );
-  users.push(`    { user: ${q(operator.user)}, password: ${q(operator.password)} }`);
+  users.push(`    { ${who(operator)} }`);
   return `authorization {\n  users: [\n${users.join(',\n')}\n  ]\n}\n`;
 }

@@ -19,6 +19,9 @@ export interface LinkState {
   attempts: number;
 }
 
+/** Node's codes of a TLS handshake that failed because of certificates: a setting to fix, not an outage. */
+const TLS_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_SIGNATURE_FAILURE']);
+
 const retry: BackoffPolicy = { initialMs: 500, maxMs: 15_000, factor: 2, jitter: 0.3 };
 /** A refused configuration is retried too (the server may be fixed), but slowly. */
 const retryRefused: BackoffPolicy = { initialMs: 15_000, maxMs: 60_000, factor: 2, jitter: 0.3 };
@@ -175,7 +178,7 @@ export class Link {
         `${at} refused ${who} of probe '${this.opts.probe}' (${messageOf(err)}): check the credentials in the probe's nats section (user/pass, token, nkeySeed or creds) against the server's authorization block (probemesh nats-auth writes one)`,
         { cause: err },
       );
-    if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME/i.test(`${code} ${messageOf(err)} ${messageOf(cause)}`))
+    if (TLS_CODES.has(code) || /^ERR_(TLS|SSL)_/.test(code))
       return new MeshConfigError(`${at}: TLS failed for probe '${this.opts.probe}' (${messageOf(cause ?? err)}): check nats.tls (ca, cert, key) against the server's certificate and tls block`, { cause: err });
     return new MeshUnavailableError(`${at} is unreachable (${messageOf(cause ?? err)})`, { cause: err });
   }

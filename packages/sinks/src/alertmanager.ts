@@ -52,7 +52,7 @@ export class AlertmanagerSink implements AlertSink {
     this.name = o.name ?? 'alertmanager';
     this.target = httpTarget(this.name, { ...o, url: `${o.url.replace(/\/+$/, '')}/api/v2/alerts` }, []);
     const bad = Object.keys(o.labels ?? {}).filter((k) => !LABEL_NAME.test(k) || (ALERT_LABELS as readonly string[]).includes(k));
-    if (bad.length) throw new ValidationError(`${this.name} sink`, bad.map((k) => ({ path: `/labels/${k}`, message: LABEL_NAME.test(k) ? 'set by the sink itself' : 'not a label name ([a-zA-Z_][a-zA-Z0-9_]*)' })));
+    if (bad.length) throw new ValidationError(`${this.name} sink`, bad.map((k) => ({ path: `/labels/${k}`, message: LABEL_NAME.test(k) ? `set by the ${this.name} sink itself; it cannot be configured` : 'not a label name ([a-zA-Z_][a-zA-Z0-9_]*)' })));
     this.labels = o.labels ?? {};
     this.resendMs = o.resendMs ?? 60_000;
     if (!(this.resendMs > 0)) throw new ValidationError(`${this.name} sink`, [{ path: '/resend', message: 'must be more than 0' }]);

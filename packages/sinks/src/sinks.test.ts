@@ -219,7 +219,7 @@ t.test('webhook — bad settings are a ValidationError naming each field', async
   t.match(e1.message, /\/headers\/Idempotency-Key set by the webhook sink itself/);
   t.match(err(() => new WebhookSink({ url: 'not a url' })).message, /\/url not a URL: "not a url"/);
   t.match(err(() => new WebhookSink({ url: 'http://127.0.0.1/', secret: 'short' })).message, /\/secret must be at least 16 characters/);
-  t.match(err(() => new AlertmanagerSink({ url: 'http://127.0.0.1/', labels: { severity: 'x', 'no-dash': 'y' } })).message, /\/labels\/severity set by the sink itself; \/labels\/no-dash not a label name/);
+  t.match(err(() => new AlertmanagerSink({ url: 'http://127.0.0.1/', labels: { severity: 'x', 'no-dash': 'y' } })).message, /\/labels\/severity set by the alertmanager sink itself; it cannot be configured; \/labels\/no-dash not a label name/);
 });
 
 t.test('alertmanager — labels, annotations, startsAt and endsAt as Alertmanager takes them', async (t) => {

@@ -58,7 +58,7 @@ export class AlertmanagerSink implements AlertSink {
     if (!(this.resendMs > 0)) throw new ValidationError(`${this.name} sink`, [{ path: '/resend', message: 'must be more than 0' }]);
   }
 
-  /** Posts the transition; see `postJson` for what it throws. */
+  /** Posts the transition; see `postJson` for what it throws. Alertmanager merges repeats by their labels, so the id is not sent. */
   deliver(alert: Alert, _id: string, signal: AbortSignal): Promise<void> {
     return this.exclusive(async () => {
       // Recorded first: a resolution that is still being retried already stops the re-sends.

@@ -42,3 +42,21 @@ export function meshCredentials(probes: readonly string[], opts: { nkeys?: boole
     operator: operator.credential,
   };
 }
+
+/**
+ * The files an operator hands out, by name: `users.conf` (the authorization block, for the
+ * server's config: `include "users.conf"`), and `<probe>.yaml` / `operator.yaml` with what goes in
+ * each one's `nats` section. All of them are secrets.
+ */
+export function credentialFiles(creds: MeshCredentials): Record<string, string> {
+  const section = (who: string, c: NatsCredential) =>
+    `# ${who}: put these lines in the nats section of its config, beside servers (a secret: keep this file private)\n` +
+    Object.entries(c)
+      .map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`)
+      .join('');
+  return {
+    'users.conf': `# The mesh's NATS users: include "users.conf" in the server's config (deploy/nats/hub.conf).\n${creds.authorization}`,
+    ...Object.fromEntries(Object.entries(creds.probes).map(([id, c]) => [`${id}.yaml`, section(`probe ${id}`, c)])),
+    'operator.yaml': section('the operator (probemesh flash, probemesh alerts, nats CLI)', creds.operator),
+  };
+}

@@ -9,4 +9,4 @@ export { flash, fetchFlashed, watchConfig, bootBundle, configBucket } from './fl
 export { natsAuthorization, probePublishAllow, type MeshUser } from './auth.js';
 export { natsConnect, connectionOptions } from './connect.js';
 export type { MergedWindow } from '@probemesh/model';
-export { meshCredentials, type MeshCredentials, type NatsCredential } from './credentials.js';
+export { meshCredentials, credentialFiles, type MeshCredentials, type NatsCredential } from './credentials.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bootFromBundle, type Boot } from './boot.js';
 import { loadConfig } from './config.js';
@@ -17,6 +18,9 @@ usage:
                                          boot a new node: its config comes from NATS KV
   probemesh alerts --nats <url> [--user U --pass P] [--subject pm.alert.>]
                                          print the mesh's alerts as they are published
+  probemesh nats-auth --probes <id,id,…> [--nkeys] [--js-domain D] [--out <dir>]
+                                         generate the mesh's NATS credentials: each probe's nkey seed
+                                         (or password) and the server's users.conf, in <dir>
   probemesh flash --config <file.yaml> [--nats URL] [--bundle out.json]
                                          put a probe's config in NATS KV (pm_config, key probe.<id>);
                                          a running probe applies it live; --bundle writes what a
@@ -70,6 +74,19 @@ async function main(argv: string[]): Promise<void> {
         },
       });
       untilSignal(() => nc.drain());
+      return;
+    }
+    case 'nats-auth': {
+      const { values } = parseArgs({ args: rest, options: { probes: { type: 'string' }, nkeys: { type: 'boolean' }, 'js-domain': { type: 'string' }, out: { type: 'string' } } });
+      if (!values.probes) throw new Error('probemesh nats-auth needs --probes <id,id,…> (every probe of the mesh)');
+      const { meshCredentials, credentialFiles } = await import('@probemesh/mesh');
+      const { Id, check } = await import('@probemesh/model');
+      const ids = values.probes.split(',').map((id) => check(Id, id.trim(), `--probes: probe id '${id.trim()}'`));
+      const out = values.out ?? 'nats-auth';
+      await mkdir(out, { recursive: true, mode: 0o700 });
+      const files = credentialFiles(meshCredentials(ids, { nkeys: values.nkeys ?? false, ...(values['js-domain'] ? { jsDomain: values['js-domain'] } : {}) }));
+      for (const [name, text] of Object.entries(files)) await writeFile(join(out, name), text, { mode: 0o600 });
+      console.log(`wrote ${Object.keys(files).map((f) => join(out, f)).join(', ')}: include users.conf in the server's config; each <probe>.yaml goes in that probe's nats section`);
       return;
     }
     case 'flash': {

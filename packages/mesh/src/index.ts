@@ -10,3 +10,4 @@ export { natsAuthorization, probePublishAllow, type MeshUser } from './auth.js';
 export { natsConnect, connectionOptions } from './connect.js';
 export type { MergedWindow } from '@probemesh/model';
 export { meshCredentials, credentialFiles, type MeshCredentials, type NatsCredential } from './credentials.js';
+export { meshSettings } from './settings.js';

@@ -3,7 +3,7 @@ import type { Connector } from '@probemesh/core';
 import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type ConfigRevisions, type LogFn } from '@probemesh/runtime';
 import { createApi, readTls, serve } from '@probemesh/api';
-import { MergedWindows, MeshNode, meshConnector } from '@probemesh/mesh';
+import { MergedWindows, MeshNode, meshConnector, meshSettings } from '@probemesh/mesh';
 import { createSinks } from '@probemesh/sinks';
 import { flashedOrigin, keepApplied, type Boot } from './boot.js';
 import { checkConfig, merges } from './config.js';
@@ -81,11 +81,8 @@ export async function runProbe(
           ...(config.parent ? { parent: config.parent } : {}),
           nats: config.nats,
           store: probe.store,
-          ...(config.mesh?.partials ? { partials: { indicators: config.mesh.partials.indicators, windowMs: durationMs(config.mesh.partials.window), ...(config.group ? { group: config.group } : {}) } } : {}),
-          ...(merged ? { merged, ...(config.mesh?.children ? { children: config.mesh.children } : {}) } : {}),
-          ...(config.mesh?.streams
-            ? { streams: { ...(config.mesh.streams.maxAge ? { maxAgeMs: durationMs(config.mesh.streams.maxAge) } : {}), ...(config.mesh.streams.maxBytes ? { maxBytes: config.mesh.streams.maxBytes } : {}) } }
-            : {}),
+          ...meshSettings(config),
+          ...(merged ? { merged } : {}),
           log: (level, message) => log(level, `[mesh] ${message}`),
           // Flash: a config put in KV (probemesh flash) replaces this probe's entities live.
           config: {

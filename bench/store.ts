@@ -1,7 +1,8 @@
 // npm run bench -- store [--quick]
 // Ingest through the store vs raw lmdb puts of the same rows (both durable on resolve); small
 // appends in the same tick vs one at a time; aggregates over 1M values of one series through
-// roll-ups vs a full range scan; last-1000 latency; RSS after loading 1M values.
+// roll-ups vs a full range scan; hour buckets for a chart vs the same from every record; paging
+// through 1M records; last-1000 latency; RSS after loading 1M values.
 import { open } from 'lmdb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,9 +137,32 @@ async function aggregates(): Promise<void> {
     const baseline = median(scan);
     emit({ metric: `${mode}_1m`, value: +value.toFixed(3), unit: 'ms', baseline: +baseline.toFixed(1), ratio: +(baseline / value).toFixed(1), values: n, note: 'ratio = full scan time / roll-up time' });
   }
+  // A chart of the whole range in hour buckets from the roll-ups, vs the same buckets from every record (read a page at a time).
+  const chart: number[] = [];
+  const fromRows: number[] = [];
+  let buckets = 0;
+  for (let r = 0; r < (quick ? 1 : 3); r++) {
+    let t = performance.now();
+    const res = store.query({ indicator: 'power', mode: 'series', step: '1h' });
+    chart.push(performance.now() - t);
+    if (res.mode !== 'series') throw new Error('not a series');
+    buckets = res.buckets.length;
+    t = performance.now();
+    const sums = new Map<number, number>();
+    for (const page of store.scan({ indicator: 'power', limit: 100_000 })) for (const v of page) sums.set(v.ts - (v.ts % 3_600_000), (sums.get(v.ts - (v.ts % 3_600_000)) ?? 0) + (v.datum as number));
+    fromRows.push(performance.now() - t);
+    if (sums.size !== buckets || res.buckets.some((b) => b.mean * b.count !== sums.get(b.ts))) throw new Error('series buckets differ from the records');
+  }
+  emit({ metric: 'series_1h_1m', value: +median(chart).toFixed(3), unit: 'ms', baseline: +median(fromRows).toFixed(1), ratio: +(median(fromRows) / median(chart)).toFixed(1), buckets, values: n, note: 'baseline = the same hour buckets from every record, paged' });
+  // Every record, a page of 10,000 at a time through the cursor.
+  let t = performance.now();
+  let pages = 0;
+  for (const page of store.scan({ indicator: 'power' })) if (page.length) pages++;
+  const paged = performance.now() - t;
+  emit({ metric: 'page_10k', value: +(paged / pages).toFixed(2), unit: 'ms', pages, values: n, note: 'per page of 10,000 records while paging through all of them' });
   const lat: number[] = [];
   for (let r = 0; r < (quick ? 50 : 300); r++) {
-    const t = performance.now();
+    t = performance.now();
     const res = store.query({ indicator: 'power', last: 1000 });
     lat.push(performance.now() - t);
     if (res.mode !== 'records' || res.records.length !== 1000) throw new Error('last 1000 returned the wrong count');

@@ -436,9 +436,11 @@ export class Store {
   /**
    * The rows of several series over [from, to), merged lazily by time (ties in series order), oldest
    * first, or newest first when `reverse`: holds one row per series, whatever the range. Forward,
-   * `after` starts past a position (or at it when `inclusive`).
+   * `after` starts past a position (or at it when `inclusive`); `limit` says how many rows the
+   * caller takes at most (each series reads no more); `keys` skips reading the data.
    */
-  private *merged(list: Live[], from: number, to: number, reverse = false, after?: Position, inclusive = false, keys = false): Generator<[Live, number, Datum]> {
+  private *merged(list: Live[], from: number, to: number, o: { reverse?: boolean; after?: Position; inclusive?: boolean; keys?: boolean; limit?: number } = {}): Generator<[Live, number, Datum]> {
+    const { reverse = false, after, inclusive = false, keys = false, limit } = o;
     type Head = { i: number; it: Iterator<[number, Datum]>; ts: number; d: Datum };
     // Taken first: the earliest (latest when reversed); on a tie the first series (last when reversed).
     const before = (a: Head, b: Head) => (reverse ? a.ts > b.ts || (a.ts === b.ts && a.i > b.i) : a.ts < b.ts || (a.ts === b.ts && a.i < b.i));
@@ -471,12 +473,20 @@ export class Store {
       return top;
     };
     const mark = after && { indicator: after.series[0], device: after.series[1], instance: after.series[2], rule: after.series[3] };
+    // Past the mark: its own time in series after the mark's (or the mark's own, when inclusive), the next ms in the others.
+    const startOf = (s: Live) => {
+      if (!after || !mark) return from;
+      const c = compareSeries(s, mark);
+      return Math.max(from, c > 0 || (c === 0 && inclusive) ? after.ts : after.ts + 1);
+    };
+    if (list.length === 1) {
+      const s = list[0]!;
+      for (const [ts, d] of this.rows(s, startOf(s), to, reverse, limit, keys)) yield [s, ts, d];
+      return;
+    }
     try {
       list.forEach((s, i) => {
-        // Past the mark: its own time in series after the mark's (or the mark's own, when inclusive), the next ms in the others.
-        const c = mark ? compareSeries(s, mark) : 0;
-        const start = after ? Math.max(from, c > 0 || (c === 0 && inclusive) ? after.ts : after.ts + 1) : from;
-        const it = this.rows(s, start, to, reverse, undefined, keys);
+        const it = this.rows(s, startOf(s), to, reverse, limit, keys);
         const r = it.next();
         if (!r.done) push({ i, it, ts: r.value[0], d: r.value[1] });
       });
@@ -511,10 +521,15 @@ export class Store {
     if (q.cursor !== undefined) {
       start = decodeCursor({ ...q, cursor: q.cursor });
       remaining = start.remaining;
+    } else if (q.last !== undefined && q.last <= limit) {
+      // One page holds them all: read backwards, newest first, and turn around.
+      const records: Value[] = [];
+      for (const [s, ts, d] of this.merged(list, from, to, { reverse: true, limit: q.last })) if (records.push(this.toValue(s, ts, d)) === q.last) break;
+      return { records: records.reverse() };
     } else if (q.last !== undefined) {
       // The page starts at the last-th newest row: found reading keys backwards, one row per series held.
       let n = 0;
-      for (const [s, ts] of this.merged(list, from, to, true, undefined, false, true)) {
+      for (const [s, ts] of this.merged(list, from, to, { reverse: true, keys: true, limit: q.last })) {
         start = this.position(s, ts);
         if (++n === q.last) break;
       }
@@ -525,7 +540,7 @@ export class Store {
     let more = false;
     let end: [Live, number] | undefined;
     if (take > 0) {
-      for (const [s, ts, d] of this.merged(list, from, to, false, start, inclusive)) {
+      for (const [s, ts, d] of this.merged(list, from, to, { after: start, inclusive, limit: take + 1 })) {
         if (records.length === take) {
           more = true;
           break;
@@ -543,7 +558,7 @@ export class Store {
   private aggregateRows(list: Live[], from: number, to: number, n: number, reverse: boolean, mode: 'max' | 'min' | 'other', agg: Bucket, text: Set<string>): Value | undefined {
     let picked: Value | undefined;
     let left = n;
-    for (const [s, ts, d] of this.merged(list, from, to, reverse)) {
+    for (const [s, ts, d] of this.merged(list, from, to, { reverse, limit: n })) {
       if (left-- === 0) break;
       addToBucket(agg, ts, d);
       if (typeof d === 'string') text.add(s.indicator);

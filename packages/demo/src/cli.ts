@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { durationMs } from '@probemesh/model';
 import { count, untilSignal } from '@probemesh/probe/internal';
@@ -29,7 +30,9 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, sensors: { type: 'string' }, steady: { type: 'boolean' }, 'write-config': { type: 'string' }, 'nats-config': { type: 'string' }, netns: { type: 'boolean' }, day: { type: 'string' } } });
       const { exampleLayout, up, upNetns, writeConfigs } = await import('./index.js');
       if (values['write-config']) {
-        for (const f of await writeConfigs(values['write-config'], exampleLayout())) console.log(`wrote ${f}`);
+        // The documented example points editors at the repository's JSON Schema of config files.
+        const schema = relative(values['write-config'], 'docs/probe-config.schema.json');
+        for (const f of await writeConfigs(values['write-config'], exampleLayout(), schema)) console.log(`wrote ${f}`);
         return;
       }
       if (values.netns) {

@@ -25,8 +25,10 @@ usage:
                                          put a probe's config in NATS KV (pm_config, key probe.<id>);
                                          a running probe applies it live; --bundle writes what a
                                          new node needs to boot and join
+  probemesh schema [--write <dir>]       the JSON Schema of config files (editors); --write puts it
+                                         and the reference CONFIG.md in <dir> (the repository's docs)
 
-Config reference: mesh-config/single-probe.yaml
+Config reference: docs/CONFIG.md; an example: mesh-config/single-probe.yaml
 The demo on simulated devices is the command probemesh-demo (package @probemesh/demo).`;
 
 async function main(argv: string[]): Promise<void> {
@@ -109,6 +111,17 @@ async function main(argv: string[]): Promise<void> {
       } finally {
         await nc.close();
       }
+      return;
+    }
+    case 'schema': {
+      const { values } = parseArgs({ args: rest, options: { write: { type: 'string' } } });
+      const { configJsonSchema, configReference } = await import('./reference.js');
+      const connectors = await builtinConnectors();
+      const schema = `${JSON.stringify(configJsonSchema(connectors), null, 2)}\n`;
+      if (!values.write) return void process.stdout.write(schema);
+      await writeFile(join(values.write, 'probe-config.schema.json'), schema);
+      await writeFile(join(values.write, 'CONFIG.md'), configReference(connectors));
+      console.log(`wrote ${join(values.write, 'probe-config.schema.json')} and ${join(values.write, 'CONFIG.md')}`);
       return;
     }
     case undefined:

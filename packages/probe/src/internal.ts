@@ -1,2 +1,3 @@
-/** @probemesh/probe/internal — for sibling packages only (the demo's command line). */
+/** @probemesh/probe/internal — for sibling packages and the repository's tests only. */
 export { count, untilSignal } from './options.js';
+export { configJsonSchema, configReference } from './reference.js';

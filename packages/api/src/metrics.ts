@@ -37,6 +37,9 @@ export function prometheusText(probe: string, m: ProbeMetrics, sse?: SseStats): 
   metric('probemesh_alert_sink_delivered_total', 'counter', 'Alert transitions a sink took.', bySink((s) => s.delivered));
   metric('probemesh_alert_sink_retries_total', 'counter', 'Failed deliveries to a sink, each tried again later.', bySink((s) => s.retries));
   metric('probemesh_alert_sink_rejected_total', 'counter', 'Alert transitions a sink refused for good (given up).', bySink((s) => s.rejected));
+  if (m.uncaughtErrors) {
+    metric('probemesh_uncaught_errors_total', 'counter', 'Errors that escaped every handler, by kind (the process guard: rejections and socket errors are survived, an uncaught exception restarts the probe).', Object.entries(m.uncaughtErrors).map(([kind, n]) => [{ kind }, n]));
+  }
   for (const [scheme, stats] of Object.entries(m.connectors)) {
     for (const [k, v] of Object.entries(stats)) metric(`probemesh_connector_${metricName(scheme)}_${metricName(k)}`, 'gauge', `${scheme} connector: ${k}.`, [[{}, v]]);
   }

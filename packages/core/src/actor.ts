@@ -1,3 +1,5 @@
+import { ProbemeshError } from './errors.js';
+
 /**
  * An actor: a mailbox handled one message at a time. Handling is async and cancellable through an
  * AbortSignal; an error thrown by the handler is a crash, reported to the parent as a message
@@ -58,7 +60,7 @@ export class Actor<M extends { type: string }> {
   async stop(reason = 'actor stopped'): Promise<void> {
     this.stopped = true;
     this.queue = [];
-    this.controller.abort(new Error(reason));
+    this.controller.abort(new ProbemeshError(reason));
     await this.idle;
   }
 }

@@ -76,7 +76,7 @@ export class Catalog {
       case 'rules':
         return { id: def.id, compiled: this.prepareRule(def as Rule) };
     }
-    throw new Error(`unknown kind ${kind as string}`);
+    throw new UnprocessableError(`unknown kind ${kind as string}`);
   }
 
   private prepareIndicator(def: Indicator, known: (id: string) => boolean): CompiledIndicator {

@@ -103,7 +103,7 @@ class Lane {
   }
 
   async stop(): Promise<void> {
-    this.controller.abort(new Error(`alert sink ${this.sink.name} stopped`));
+    this.controller.abort(new ProbemeshError(`alert sink ${this.sink.name} stopped`));
     await this.done;
   }
 }

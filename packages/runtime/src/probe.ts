@@ -1,5 +1,5 @@
 import type { AlertSink, Clock, Connector, TimerHandle } from '@probemesh/core';
-import { NotFoundError, Supervisor, UnprocessableError, messageOf, systemClock } from '@probemesh/core';
+import { NotFoundError, ProbemeshError, Supervisor, UnprocessableError, messageOf, systemClock } from '@probemesh/core';
 import type { Alert, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
 import { Datum as DatumSchema, DryRun as DryRunSchema, Query as QuerySchema, check, type DryRun, type DryRunResult } from '@probemesh/model';
 import { Store } from '@probemesh/store';
@@ -87,7 +87,7 @@ export interface EntityProblem {
 export async function checkEntities(connectors: readonly Connector[], entities: Entities): Promise<EntityProblem[]> {
   const catalog = new Catalog(
     new ConnectorRegistry(connectors, () => {
-      throw new Error('a configuration check starts no connector');
+      throw new ProbemeshError('a configuration check starts no connector');
     }),
   );
   const problems: EntityProblem[] = [];

@@ -1,5 +1,5 @@
 import type { Connector, ConnectorContext, ConnectorSession, ReadRequest } from '@probemesh/core';
-import { UnprocessableError, messageOf } from '@probemesh/core';
+import { ConflictError, ProbemeshError, UnprocessableError, messageOf } from '@probemesh/core';
 
 /** The connectors a probe was built with, by scheme; sessions start on first use and stop with the probe. */
 export class ConnectorRegistry {
@@ -17,7 +17,7 @@ export class ConnectorRegistry {
     private readonly ctx: (scheme: string) => ConnectorContext,
   ) {
     for (const c of connectors) {
-      if (this.byScheme.has(c.scheme)) throw new Error(`two connectors register scheme '${c.scheme}'`);
+      if (this.byScheme.has(c.scheme)) throw new ConflictError(`two connectors register scheme '${c.scheme}'`);
       this.byScheme.set(c.scheme, c);
     }
   }
@@ -54,7 +54,7 @@ export class ConnectorRegistry {
         })
         .catch((err: unknown) => {
           this.sessions.delete(scheme);
-          throw new Error(`connector '${scheme}' did not start: ${messageOf(err)}`, { cause: err });
+          throw new ProbemeshError(`connector '${scheme}' did not start: ${messageOf(err)}`, { cause: err, retryable: true });
         });
       this.sessions.set(scheme, s);
     }

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock, ConnectorSession, ReadRequest, Reading, TimerHandle, Worker } from '@probemesh/core';
-import { Actor, ConflictError, TimeoutError, messageOf } from '@probemesh/core';
+import { Actor, ConflictError, ProbemeshError, TimeoutError, messageOf } from '@probemesh/core';
 import type { Expression } from '@probemesh/expr';
 import type { Datum, Device, Value } from '@probemesh/model';
 import { durationMs } from '@probemesh/model';
@@ -220,7 +220,7 @@ export class RuleActor implements Worker {
         const session: ConnectorSession = await connectors.session(g.scheme);
         if (session.sync) {
           const syncError = await declared; // per-device reads do not wait for other schemes' syncs
-          if (syncError) throw new Error(syncError);
+          if (syncError) throw new ProbemeshError(syncError, { retryable: true });
         }
         readings = await session.read(g.requests, signal);
       } catch (err) {

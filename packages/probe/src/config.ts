@@ -4,6 +4,7 @@ import { messageOf, type Connector } from '@probemesh/core';
 import { MergedWindows, meshConnector } from '@probemesh/mesh';
 import { BootBundle, ProbeConfig, ProbemeshError, ValidationError, issues, type Issue, type Static, type TSchema } from '@probemesh/model';
 import { checkEntities } from '@probemesh/runtime';
+import { createSinks } from '@probemesh/sinks';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 
 /** One thing wrong in a config: its field (a JSON pointer), what is wrong, and where in the file when known. */
@@ -96,7 +97,11 @@ export async function checkConfig(config: ProbeConfig, connectors: readonly Conn
 async function refusals(config: ProbeConfig, connectors: readonly Connector[]): Promise<Issue[]> {
   const all = merges(config) ? [...connectors, meshConnector(new MergedWindows())] : connectors;
   const refused = await checkEntities(all, { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] });
-  return refused.map((p) => ({ path: p.path, message: messageOf(p.error) }));
+  const sinks = await createSinks(config.alerts?.sinks ?? []).then(
+    (): Issue[] => [],
+    (err: unknown) => (err instanceof ValidationError ? err.issues : [{ path: '/alerts/sinks', message: messageOf(err) }]),
+  );
+  return [...refused.map((p) => ({ path: p.path, message: messageOf(p.error) })), ...sinks];
 }
 
 /** Parses a probe config (YAML or JSON text) against its schema; `base` resolves a relative dataDir. */

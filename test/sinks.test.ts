@@ -1,8 +1,10 @@
 import t, { type Test } from 'tap';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
 import { ManualClock, transitionId } from '@probemesh/core';
 import type { Alert, AlertSinkConfig } from '@probemesh/model';
-import { runProbe } from '@probemesh/probe';
+import { loadConfig, runProbe } from '@probemesh/probe';
 import { AlertmanagerSink, SinkUnavailableError, verifySignature, type WebhookBody } from '@probemesh/sinks';
 import { freeTcpPort, startJsonDevice, tempDir, waitUntil } from '@probemesh/testkit';
 import { startAlertmanager, type Started } from './prometheus-stack.js';
@@ -231,4 +233,32 @@ t.test('webhook sink, end to end — a transition still owed when the probe stop
   second.inlet.celsius = 24;
   await waitUntil('a resolution follows', () => got.some((g) => (JSON.parse(g.body) as WebhookBody).alert.state === 'resolved'), 60_000);
   t.equal(got.filter((g) => g.headers['idempotency-key'] === transitionId(owed)).length, 1, 'delivered once');
+});
+
+t.test('sinks config — a probe config with wrong sinks is refused before anything starts, each problem at its line', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const file = join(dir.path, 'probe.yaml');
+  await writeFile(
+    file,
+    [
+      'id: hall-b',
+      'alerts:',
+      '  sinks:',
+      '    - { type: webhook, url: "http://127.0.0.1:9/hook", headers: { Idempotency-Key: mine } }',
+      '    - type: alertmanager',
+      '      url: http://127.0.0.1:9093',
+      '      labels: { alertname: mine }',
+      '',
+    ].join('\n'),
+  );
+  const err = (await loadConfig(file, { connectors: [] }).catch((e: unknown) => e)) as Error;
+  t.equal(
+    err.message,
+    [
+      `${file} is not a valid probe config:`,
+      `  ${file}:4:67 /alerts/sinks/0/headers/Idempotency-Key: set by the webhook sink itself; it cannot be configured`,
+      `  ${file}:7:17 /alerts/sinks/1/labels/alertname: set by the alertmanager sink itself; it cannot be configured`,
+    ].join('\n'),
+  );
 });

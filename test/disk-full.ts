@@ -36,6 +36,8 @@ export async function fillUp(dir: string): Promise<() => Promise<void>> {
 export interface DiskFullResult {
   /** Rule states while the disk was full. */
   held: RuleState[];
+  /** The `probemesh_rule_up` lines of /metrics while the disk was full. */
+  metrics: string[];
   /** The `store` alerts, firing then resolved. */
   alerts: Alert[];
   /** Values of each indicator committed before the disk filled, counted before and after (all must be there). */
@@ -108,6 +110,7 @@ export async function diskFullScenario(cleanup: Cleanup): Promise<DiskFullResult
   }
   await waitUntil('steady keeps ticking', async () => (await state('steady')).ticks >= ticks0 + 2, 30_000, p.proc);
   const held = await states();
+  const metrics = ((await p.call('GET', '/metrics', undefined, READ)).body as string).split('\n').filter((l) => l.startsWith('probemesh_rule_up{'));
   const steadyTicks: [number, number] = [ticks0, (await state('steady')).ticks];
 
   const freed = performance.now();
@@ -117,5 +120,5 @@ export async function diskFullScenario(cleanup: Cleanup): Promise<DiskFullResult
   await waitUntil('the store alert resolved', async () => (await get<Alert[]>('/alerts')).some((a) => a.rule === 'store' && a.state === 'resolved'), 30_000, p.proc);
   const alerts = (await get<Alert[]>('/alerts')).filter((a) => a.rule === 'store');
   const after = { bulk_text: await count('bulk_text', cut), beat: await count('beat', cut) };
-  return { held, alerts, before, after, steadyTicks, healthMs, recoveryS, alive: p.proc.child.exitCode === null && p.proc.child.signalCode === null };
+  return { held, metrics, alerts, before, after, steadyTicks, healthMs, recoveryS, alive: p.proc.child.exitCode === null && p.proc.child.signalCode === null };
 }

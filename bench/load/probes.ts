@@ -1,5 +1,6 @@
 // Probe processes of a load run: started from a config (optionally inside a cgroup), asked over
 // their HTTP API for what they stored and how long their ticks took.
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProbeConfig, RuleState } from '@probemesh/model';
 import { cli, writeConfig } from '@probemesh/demo';
@@ -21,6 +22,7 @@ const nodeFlags = (process.env.PROBEMESH_BENCH_NODE ?? '').split(' ').filter(Boo
 
 /** Writes `config` to `<dir>/<id>.yaml` and runs `probemesh probe` on it (inside `cgroup` when given); resolves once /health answers. */
 export async function launchProbe(config: ProbeConfig, dir: string, cgroup?: Cgroup): Promise<ProbeProcess> {
+  await mkdir(dir, { recursive: true });
   const file = await writeConfig(join(dir, `${config.id}.yaml`), config, 'a probe of a load run');
   const argv = [...nodeFlags, cli, 'probe', '--config', file];
   const [cmd, args] = cgroup ? cgroup.wrap(process.execPath, argv) : [process.execPath, argv];

@@ -93,10 +93,11 @@ try {
     const ticks = [...text.matchAll(/^probemesh_ticks_total\{[^}]*rule="([^"]+)"[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[2]), 0);
     const rules = [...text.matchAll(/^probemesh_ticks_total\{/gm)].length;
     const store = Number(/^probemesh_store_bytes\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? NaN);
-    return { ticks, rules, store };
+    const heap = Number(/^probemesh_heap_used_bytes\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? NaN) / 1048576;
+    return { ticks, rules, store, heap };
   };
   const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-  type Sample = { t: number; rss: number; store: number; ticks: number; rules: number };
+  type Sample = { t: number; rss: number; heap: number; store: number; ticks: number; rules: number };
   const samples = new Map<string, Sample[]>(ids.map((id) => [id, []]));
   const pids = mesh.pids();
   const sample = async () => {
@@ -155,7 +156,8 @@ try {
     const s = samples.get(id)!;
     const second = s.filter((x) => x.t >= started + runMs / 2);
     const drift = slope(second.map((x) => [(x.t - started) / 3_600_000, x.rss]));
-    emit({ metric: 'rss_drift_mib_per_h', probe: id, value: +drift.toFixed(2), unit: 'MiB/h', rss_mib_first: +(s[0]?.rss ?? 0).toFixed(1), rss_mib_last: +(s[s.length - 1]?.rss ?? 0).toFixed(1), samples: second.length });
+    const [first, lastSample] = [s[0], s[s.length - 1]];
+    emit({ metric: 'rss_drift_mib_per_h', probe: id, value: +drift.toFixed(2), unit: 'MiB/h', rss_mib_first: +(first?.rss ?? 0).toFixed(1), rss_mib_last: +(lastSample?.rss ?? 0).toFixed(1), heap_mib_first: +(first?.heap ?? 0).toFixed(1), heap_mib_last: +(lastSample?.heap ?? 0).toFixed(1), samples: second.length });
     const a = s[Math.min(1, s.length - 1)]!; // after the first sample's start-up ticks
     const b = s[s.length - 1]!;
     const expected = Math.round((b.t - a.t) / periodMs) * b.rules;

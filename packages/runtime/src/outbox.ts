@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AlertSink, BackoffPolicy, Clock } from '@probemesh/core';
 import { ProbemeshError, backoffDelay, messageOf, transitionId } from '@probemesh/core';
 import type { Alert } from '@probemesh/model';
@@ -119,6 +120,8 @@ class Lane {
 export class AlertOutbox {
   private readonly lanes = new Map<string, Lane>();
   private seq = 0;
+  /** Tells this run's keys from a previous run's that had the same time and sequence number. */
+  private readonly run = randomBytes(4).toString('hex');
 
   constructor(
     private readonly store: Store,
@@ -140,7 +143,7 @@ export class AlertOutbox {
 
   /** Saves a transition for every sink, then queues it for each; resolves once it is durable (false: held in memory only). */
   enqueue(alert: Alert): Promise<boolean> {
-    const key = `${String(this.opts.clock.now()).padStart(15, '0')}-${String(this.seq++).padStart(9, '0')}`;
+    const key = `${String(this.opts.clock.now()).padStart(15, '0')}-${String(this.seq++).padStart(9, '0')}-${this.run}`;
     const lanes = [...this.lanes.values()];
     const saved = Promise.all(lanes.map((l) => this.store.config.put(kindOf(l.sink.name), key, alert))).then(
       () => true,

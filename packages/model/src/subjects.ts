@@ -22,6 +22,10 @@ export const subjects = {
   query: (probe: string) => `pm.query.${probe}`,
   /** Queries to any probe. */
   queries: 'pm.query.*',
+  /** API requests forwarded to one probe (`?probe=<id>` on any route; request/reply of ForwardedRequest and ForwardedAnswer). */
+  api: (probe: string) => `pm.api.${probe}`,
+  /** API requests to any probe. */
+  apis: 'pm.api.*',
   /** A probe's heartbeat. */
   heartbeat: (probe: string) => `pm.hb.${probe}`,
   /** Every heartbeat. */

@@ -28,6 +28,7 @@ export function probePublishAllow(id: string, jsDomain?: string): string[] {
     subjects.partial(id, '>'),
     subjects.heartbeat(id),
     subjects.queries, // asking other probes
+    subjects.apis, // forwarding API requests to other probes
     '_INBOX.>', // answering queries, JetStream acks
     ...api(jsApi()),
     ...(jsDomain ? api(jsApi(jsDomain)) : []),

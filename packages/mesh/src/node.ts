@@ -1,6 +1,6 @@
 import { errors as natsErrors, type Msg } from '@nats-io/transport-node';
 import { ProbemeshError, Supervisor, TimeoutError, flush, messageOf, systemClock, type ChildSpec, type ChildState, type Clock } from '@probemesh/core';
-import { Query, QueryResult, check, fits, subjects, Type, type Alert, type Heartbeat, type MergedWindow, type NatsOptions, type ProbeConfig, type Role } from '@probemesh/model';
+import { ForwardedAnswer, ForwardedRequest, Query, QueryResult, check, fits, subjects, Type, type Alert, type Heartbeat, type MergedWindow, type NatsOptions, type ProbeConfig, type Role } from '@probemesh/model';
 import type { ProbeService } from '@probemesh/runtime';
 import type { Store } from '@probemesh/store';
 import { loopChild } from './child.js';
@@ -47,6 +47,8 @@ export interface MeshOptions {
   config?: { apply(cfg: ProbeConfig, revision: number): Promise<void>; invalid(message: string, revision: number): void };
   /** Hears what the node cannot fix by itself after start: a refused configuration, a child that failed past its restart limit. */
   onFailure?: (err: ProbemeshError) => void;
+  /** Runs the API requests other probes forward here (`?probe=<this id>`) through this probe's route table. */
+  api?: (req: ForwardedRequest) => Promise<ForwardedAnswer>;
   /** How long `stop()` waits for queued alerts to be delivered (default 2 s). */
   stopGraceMs?: number;
 }
@@ -141,6 +143,8 @@ export class MeshNode {
     await race(this.link.firstAttempt);
     // Core NATS first: the probe is heard and answers while JetStream may still be starting.
     await this.launch(subscriptionChild('queries', this.ctx, subjects.query(id), (m) => this.answer(m)));
+    const api = this.opts.api;
+    if (api) await this.launch(subscriptionChild('api', this.ctx, subjects.api(id), (m) => void this.answerApi(m, api)));
     await this.launch(this.members.spec(this.ctx));
     await this.launch(loopChild('heartbeat', (signal) => this.beat(signal)));
     await race(this.launch(this.setup.spec()));
@@ -299,13 +303,12 @@ export class MeshNode {
     return this.opts.merged?.list(filter) ?? [];
   }
 
-  /** Asks another probe over `pm.query.<probe>`: its answer, its error as it happened there, or why it could not be asked. */
-  async forward(probe: string, query: Query, timeoutMs = 5000): Promise<QueryResult> {
+  /** Sends `payload` to another probe on `subject` and waits for its reply; why it could not be asked otherwise. */
+  private async ask(probe: string, subject: string, payload: unknown, timeoutMs: number): Promise<Msg> {
     const nc = this.link.current;
     if (!nc) throw new MeshUnavailableError(`probe '${probe}' cannot be asked: this probe is not connected to NATS (${this.link.state.lastError ?? 'connecting'})`);
-    let msg: Msg;
     try {
-      msg = await nc.request(subjects.query(probe), enc(query), { timeout: timeoutMs });
+      return await nc.request(subject, enc(payload), { timeout: timeoutMs });
     } catch (err) {
       const cause = err instanceof Error ? err.cause : undefined;
       if (err instanceof natsErrors.TimeoutError || cause instanceof natsErrors.TimeoutError) throw new TimeoutError(`probe '${probe}' timed out after ${timeoutMs} ms`, { cause: err });
@@ -313,6 +316,26 @@ export class MeshNode {
         throw new ProbeUnreachableError(probe, `no probe answers on the mesh as '${probe}' (gone or unknown id)`, { cause: err });
       throw new ProbeUnreachableError(probe, `probe '${probe}' could not be asked: ${messageOf(err)}`, { cause: err });
     }
+  }
+
+  /** Forwards an API request to another probe over `pm.api.<probe>`: its API's answer, or why it could not be asked. */
+  async request(probe: string, req: ForwardedRequest, timeoutMs = 5000): Promise<ForwardedAnswer> {
+    const reply = jsonOf(await this.ask(probe, subjects.api(probe), req, timeoutMs));
+    if (!fits(ForwardedAnswer, reply)) throw new ProbeUnreachableError(probe, `probe '${probe}' answered with something that is not an API answer`);
+    return reply;
+  }
+
+  /** Runs an API request another probe forwarded here; anything that is not one is answered 400. */
+  private async answerApi(m: Msg, api: (req: ForwardedRequest) => Promise<ForwardedAnswer>): Promise<void> {
+    const req = jsonOf(m);
+    const refuse = (status: number, message: string): ForwardedAnswer => ({ status, contentType: 'application/json', body: JSON.stringify({ error: { status, code: status === 400 ? 'invalid' : 'internal', message } }) });
+    const answer = fits(ForwardedRequest, req) ? await api(req).catch((e: unknown) => refuse(500, messageOf(e))) : refuse(400, 'not a forwarded API request');
+    if (m.reply) m.respond(enc(answer));
+  }
+
+  /** Asks another probe over `pm.query.<probe>`: its answer, its error as it happened there, or why it could not be asked. */
+  async forward(probe: string, query: Query, timeoutMs = 5000): Promise<QueryResult> {
+    const msg = await this.ask(probe, subjects.query(probe), query, timeoutMs);
     const reply = jsonOf(msg);
     if (!fits(Reply, reply)) throw new ProbeUnreachableError(probe, `probe '${probe}' answered with something that is not a query answer`);
     if (reply.ok) return check(QueryResult, reply.result, `answer of probe ${probe}`);

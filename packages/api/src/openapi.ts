@@ -1,6 +1,6 @@
 import type { TObject, TSchema } from '@probemesh/model';
 import { ErrorBody } from './schemas.js';
-import { commonAnswers, type Route } from './table.js';
+import { ProbeParam, commonAnswers, type Route } from './table.js';
 
 /** Replaces every named schema (by identity) below the top with a `$ref` to its component. */
 function refs(schema: unknown, names: Map<unknown, string>, top = true): unknown {
@@ -29,6 +29,7 @@ export function openApi(routes: readonly Route[], info: { title: string; version
         schema: conv(s),
       })),
       ...(r.tokenInQuery ? [{ name: 'token', in: 'query', required: false, description: 'the token, instead of the Authorization header', schema: { type: 'string' } }] : []),
+      ...(r.local ? [] : [{ name: 'probe', in: 'query', required: false, description: ProbeParam.description, schema: conv(ProbeParam) }]),
     ];
     const responses: Record<string, unknown> = {};
     for (const [status, a] of Object.entries({ ...commonAnswers(r), ...r.answers })) {

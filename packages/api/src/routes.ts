@@ -1,10 +1,9 @@
 import type { Context } from 'hono';
-import { errors } from '@probemesh/core';
 import { Alert, Device, Id, Indicator, MergedWindow, Query, QueryResult, Rule, RuleState, Type, Value, type TSchema } from '@probemesh/model';
 import { Kinds, type Kind, type ProbeService } from '@probemesh/runtime';
 import { consoleHandler } from '@probemesh/web';
 import type { ApiOptions } from './app.js';
-import { HttpError, httpErrorOf } from './errors.js';
+import { HttpError } from './errors.js';
 import { prometheusText } from './metrics.js';
 import { exportResponse, recordsResponse, type ExportFormat } from './records.js';
 import { AlertsParams, AssetParams, ExportParams, Health, IdParams, MeshMember, ProbeInfo, QueryParams, Session, StaticBody, withOptionalId, type Time } from './schemas.js';
@@ -33,12 +32,6 @@ function ms(name: string, v: Time): number {
 const list = (schema: TSchema) => Type.Array(schema);
 const ok = (schema: TSchema, description = 'ok') => ({ description, schema });
 const notFound = (what: string) => ({ description: `no such ${what}` });
-const forwarded = {
-  404: { description: 'the probe named by `probe` is not reachable: this probe is not in a mesh' },
-  502: { description: 'the probe named by `probe` did not answer (gone or unknown)' },
-  504: { description: 'the probe named by `probe` answered too late' },
-};
-
 /** The CRUD routes of one configuration collection. */
 function collection<K extends Kind>(kind: K, schema: TSchema, ctx: RouteContext): Route[] {
   const { service } = ctx;
@@ -111,21 +104,9 @@ function collection<K extends Kind>(kind: K, schema: TSchema, ctx: RouteContext)
 export function routeTable(ctx: RouteContext): Route[] {
   const { service, opts, self } = ctx;
 
-  /** Answers a query here (records streamed when large), or on the probe it names over the mesh. */
-  const answer = async (c: Context<Env>, query: Query, probe?: string): Promise<Response> => {
-    if (!probe || probe === self) return (query.mode ?? 'records') === 'records' ? recordsResponse(c, service, query) : c.json(service.query(query));
-    return c.json(await forward(query, probe));
-  };
-  const forward = async (query: Query, probe: string): Promise<QueryResult> => {
-    if (!opts.forward) throw new HttpError(404, 'not-found', `probe '${probe}' is not reachable: this probe is not in a mesh`);
-    try {
-      return await opts.forward(probe, query);
-    } catch (err) {
-      if (err instanceof errors.TimeoutError) throw new HttpError(504, 'probe-timeout', `probe '${probe}': ${err.message}`, undefined, { cause: err });
-      if (httpErrorOf(err)) throw err;
-      throw new HttpError(502, 'probe-unreachable', `probe '${probe}': ${(err as Error).message}`, undefined, { cause: err });
-    }
-  };
+  /** Answers a query, records streamed when large. */
+  const answer = (c: Context<Env>, query: Query): Response =>
+    (query.mode ?? 'records') === 'records' ? recordsResponse(c, service, query) : c.json(service.query(query));
   const json = (c: Context<Env>, v: unknown) => c.json(v as object);
   /** A Query from a query string the table checked, its ISO-8601 times read as milliseconds. */
   const fromParams = (params: Record<string, unknown>): Query => {
@@ -197,24 +178,20 @@ export function routeTable(ctx: RouteContext): Route[] {
       method: 'get',
       path: '/query',
       summary: 'data-access query',
-      description: 'Filters combine; `from` is inclusive, `to` exclusive; `probe` asks another probe of the mesh.',
+      description: 'Filters combine; `from` is inclusive, `to` exclusive.',
       access: 'read',
       query: QueryParams,
-      answers: { 200: ok(QueryResult), 422: { description: 'a numeric mode over text values' }, ...forwarded },
-      handle: (c, { query }) => {
-        const { probe, ...rest } = query as { probe?: string };
-        return answer(c, fromParams(rest), probe);
-      },
+      answers: { 200: ok(QueryResult), 422: { description: 'a numeric mode over text values' } },
+      handle: (c, { query }) => answer(c, fromParams(query)),
     }),
     route({
       method: 'post',
       path: '/query',
       summary: 'data-access query (JSON body)',
       access: 'read',
-      query: Type.Object({ probe: Type.Optional(Id) }, { additionalProperties: false }),
       body: Query,
-      answers: { 200: ok(QueryResult), 422: { description: 'a numeric mode over text values' }, ...forwarded },
-      handle: (c, { query, body }) => answer(c, body, query.probe),
+      answers: { 200: ok(QueryResult), 422: { description: 'a numeric mode over text values' } },
+      handle: (c, { body }) => answer(c, body),
     }),
     route({
       method: 'get',
@@ -222,6 +199,7 @@ export function routeTable(ctx: RouteContext): Route[] {
       summary: 'every record a selection holds, streamed as NDJSON or CSV',
       description: 'The records filters of /query (first/last/from/to/rule/device/indicator/instance), any number of records, streamed with bounded memory.',
       access: 'read',
+      local: true,
       query: ExportParams,
       answers: { 200: { description: 'one Value per line (ndjson) or a CSV table', schema: Value, media: ['application/x-ndjson', 'text/csv'] } },
       handle: (c, { query }) => {
@@ -257,6 +235,7 @@ export function routeTable(ctx: RouteContext): Route[] {
         'Events `hello` (`{probe}`) then `alert` (an Alert) per transition; a comment every keep-alive period. The token may be given as `?token=` (EventSource cannot send headers). A client that stops reading is dropped (counted in /metrics).',
       access: 'read',
       tokenInQuery: true,
+      local: true,
       answers: { 200: { description: 'an event stream', media: ['text/event-stream'] }, 503: { description: 'too many alert streams at once; try again later' } },
       handle: (c) => ctx.sse.respond(c),
     }),

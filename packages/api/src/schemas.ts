@@ -76,8 +76,8 @@ function withTimes<T extends TObject>(schema: T, names: readonly string[], extra
   return Type.Object(props, { additionalProperties: false });
 }
 
-/** `/query`'s query string: the Query's fields, times also as ISO-8601, and `probe` to ask another probe. */
-export const QueryParams = withTimes(Query, ['from', 'to'], { probe: Type.Optional(Id) });
+/** `/query`'s query string: the Query's fields, times also as ISO-8601. */
+export const QueryParams = withTimes(Query, ['from', 'to']);
 
 /** `/export`'s query string: the records filters, and the format. */
 export const ExportParams = withTimes(Type.Omit(Query, ['mode', 'limit', 'step']), ['from', 'to'], {

@@ -32,10 +32,10 @@ const limits = { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeou
 const IDLE_MS = 120_000;
 
 /** Serves `app` over HTTP (or HTTPS with `tls`) on `host:port`. */
-export function serve(app: { fetch: (req: Request, env?: unknown) => Response | Promise<Response> }, opts: ServeOptions): Promise<Served> {
+export function serve(app: { fetch: (req: Request, env: never) => Response | Promise<Response> }, opts: ServeOptions): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
   return new Promise((resolve, reject) => {
-    const base = { fetch: app.fetch, hostname: host, port: opts.port ?? 0 };
+    const base = { fetch: (req: Request, env: unknown) => app.fetch(req, env as never), hostname: host, port: opts.port ?? 0 };
     const ready = (info: { port: number }) => {
       resolve({
         url: `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${info.port}`,

@@ -1,12 +1,12 @@
 import type { Context, Hono } from 'hono';
-import { Type, check, fits, type Static, type TObject, type TSchema, type TokenRole } from '@probemesh/model';
+import { Id, Type, check, fits, type Static, type TObject, type TSchema, type TokenRole } from '@probemesh/model';
 import { HttpError } from './errors.js';
 
 /** Who may call a route: anyone, a read token, or an admin token. */
 export type Access = 'open' | TokenRole;
 
 /** What hono keeps per request: the role the token (or a forwarding probe) was granted. */
-export type Env = { Variables: { role: TokenRole } };
+export type Env = { Variables: { role: TokenRole }; Bindings: { forwardedRole?: TokenRole } };
 
 /** One documented answer: its description and, when it has a body, the schema and media types. */
 export interface Answer {
@@ -35,6 +35,8 @@ export interface Route<P = unknown, Q = unknown, B = unknown> {
   access: Access;
   /** Also take the token from `?token=` (EventSource cannot send headers). */
   tokenInQuery?: boolean;
+  /** A stream: answered here only (`?probe=` cannot carry it). */
+  local?: boolean;
   params?: TObject;
   query?: TObject;
   body?: TSchema;
@@ -53,6 +55,10 @@ export function route<P extends TObject = TObject<{}>, Q extends TObject = TObje
 /** The error answers every route of this shape can give, besides its own. */
 export function commonAnswers(r: Route): Record<number, Answer> {
   const out: Record<number, Answer> = { 400: { description: 'a parameter, the query string or the body is invalid (issues say where)' } };
+  if (!r.local) {
+    out[502] = { description: 'the probe named by `probe` could not be asked (not in a mesh, gone, unknown) or its answer cannot be forwarded' };
+    out[504] = { description: 'the probe named by `probe` answered too late' };
+  }
   if (r.access !== 'open') out[401] = { description: 'no token, or an unknown one' };
   if (r.access === 'admin') out[403] = { description: 'needs an admin token' };
   if (r.body) {
@@ -118,25 +124,39 @@ const NO_QUERY = Type.Object({}, { additionalProperties: false });
 /** An OpenAPI path template as a hono path (`/a/{id}` → `/a/:id`). */
 export const honoPath = (path: string) => path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
 
+/** `probe=<id>` on any route: the request is run by that probe of the mesh instead. */
+export const ProbeParam = Type.Optional(Type.Union([Id], { description: 'run the request on this probe of the mesh (with the role this probe granted the token)' }));
+
+/** Sends a request to another probe (`?probe=`), with the role granted here; answers with what that probe answered. */
+export type Forwarder = (c: Context<Env>, probe: string, role: TokenRole) => Promise<Response>;
+
 /**
- * Mounts every route on `app`: the role check, then path parameters, query string and body
- * checked against their schemas (validators compiled here, once), then the handler.
+ * Mounts every route on `app`: the role check (a token, or the role a forwarding probe granted),
+ * `?probe=` sent on to that probe, then path parameters, query string and body checked against
+ * their schemas (validators compiled here, once), then the handler.
  */
-export function mount(app: Hono<Env>, routes: readonly Route[], roleOf: (c: Context, tokenInQuery: boolean) => TokenRole | undefined): void {
+export function mount(app: Hono<Env>, routes: readonly Route[], self: string, roleOf: (c: Context, tokenInQuery: boolean) => TokenRole | undefined, forward: Forwarder): void {
   for (const r of routes) {
     const query = r.query ?? NO_QUERY;
     for (const s of [r.params, query, r.body]) if (s) fits(s, undefined); // compiles the validator now, not on the first request
     const params = r.params && coercer(r.params);
     const queryOf = coercer(query);
     app.on(r.method.toUpperCase(), honoPath(r.path), async (c) => {
+      const granted = c.env?.forwardedRole;
+      const role = granted ?? roleOf(c, r.tokenInQuery ?? false);
       if (r.access !== 'open') {
-        const role = roleOf(c, r.tokenInQuery ?? false);
         if (!role) throw new HttpError(401, 'unauthorized', c.req.header('authorization') ? 'unknown token' : 'send Authorization: Bearer <token>');
         if (r.access === 'admin' && role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs an admin token');
         c.set('role', role);
       }
       const q = c.req.query();
       if (r.tokenInQuery) delete q.token;
+      if (q.probe !== undefined) {
+        const probe = check(Id, q.probe, 'probe');
+        delete q.probe;
+        if (probe !== self && r.local) throw new HttpError(400, 'not-forwardable', `${r.method.toUpperCase()} ${r.path} streams: ask probe '${probe}' directly`);
+        if (probe !== self) return forward(c, probe, role ?? 'read'); // an open route is forwarded with the least role
+      }
       const input = {
         params: r.params && params ? check(r.params, params(c.req.param() as Record<string, string>), 'path') : {},
         query: check(query, queryOf(q), 'query string'),

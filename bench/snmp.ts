@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { open } from 'lmdb';
 import snmp from 'net-snmp';
 import type { ConnectorSession, ReadRequest, Reading } from '@probemesh/core';
 import { systemClock } from '@probemesh/core';
@@ -75,7 +76,7 @@ try {
     return r.samples.map((s) => ({ indicator: 'bench', device: 'agent', rule: 'bench', ts, datum: s.datum, ...(s.instance ? { instance: s.instance } : {}) }));
   };
 
-  // --- poll_store_ms: one OID, request (+ store) per poll, against a bare session.get -----------
+  // --- poll_store_ms: one OID, request + durable store per poll, against a bare get + bare commit ---
   // Through the whole probe path: a rule actor's tick (acquire, filter, store, formulas, decisions).
   const probeDir = await tempDir('probemesh-bench-snmp-probe-');
   const probe = await Probe.start(
@@ -89,8 +90,14 @@ try {
   cleanups.unshift(() => probeDir.remove());
   cleanups.unshift(() => probe.stop());
   const probePoll = () => probe.tickNow('bench');
-  const barePoll = () =>
-    new Promise<void>((resolve, reject) => bare.get([SCALAR], (err, vbs) => (err ? reject(err) : vbs[0]?.value === 42 ? resolve() : reject(new Error('bad value')))));
+  // Baseline: what the tick cannot do without — a bare get, then a bare durable LMDB commit of the value.
+  const raw = open({ path: join(dir.path, 'raw') });
+  cleanups.unshift(() => raw.close());
+  const barePoll = async () => {
+    const datum = await new Promise<number>((resolve, reject) => bare.get([SCALAR], (err, vbs) => (err ? reject(err) : vbs[0]?.value === 42 ? resolve(42) : reject(new Error('bad value')))));
+    await raw.put(['bench', 'agent', ++ts], datum);
+    await raw.flushed;
+  };
   for (let i = 0; i < 200; i++) {
     await probePoll();
     await barePoll();
@@ -122,7 +129,7 @@ try {
     ratio: round(p.mean / b.mean, 3),
     polls: POLLS,
     probe_is: 'a rule tick of a running probe: snmp GET, store (durable commit), decisions',
-    baseline_is: 'net-snmp session.get of the same OID',
+    baseline_is: 'net-snmp session.get of the same OID, then a raw lmdb put of the value awaited until flushed (one durable commit)',
   });
 
   // --- values_per_s / values_per_cpu_s: whole tables via the connector vs a bare subtree walk ---

@@ -29,9 +29,9 @@ t.test('mesh — an alert reaches a plain NATS subscriber once; queries reach an
   t.teardown(() => server.remove());
   const a = await probeWithDevice(t, 'site-a');
   const b = await probeWithDevice(t, 'site-b');
-  const nodeA = await MeshNode.start({ id: 'site-a', role: 'delegated', parent: 'top', level: 1, nats: { servers: [server.url] }, heartbeatMs: 200 }, a.probe);
+  const nodeA = await MeshNode.start({ id: 'site-a', role: 'delegated', parent: 'top', nats: { servers: [server.url] }, heartbeatMs: 200 }, a.probe);
   t.teardown(() => nodeA.stop());
-  const nodeB = await MeshNode.start({ id: 'site-b', role: 'coordinator', level: 0, nats: { servers: [server.url] }, heartbeatMs: 200 }, b.probe);
+  const nodeB = await MeshNode.start({ id: 'site-b', role: 'coordinator', nats: { servers: [server.url] }, heartbeatMs: 200 }, b.probe);
   t.teardown(() => nodeB.stop());
 
   const operator = await connect({ servers: server.url });

@@ -121,7 +121,7 @@ export class PartialSender {
         const relays = this.relaying?.relays() ?? new Map();
         await this.relay(relays, signal);
         const indicators = this.opts.indicators.filter((i) => !relays.has(i));
-        const perBatch = Math.max(1, Math.floor(BATCH_MESSAGES / Math.max(1, indicators.length)));
+        const perBatch = Math.max(1, Math.min(Math.floor(BATCH_MESSAGES / Math.max(1, indicators.length)), Math.ceil(perS / 4))); // a quarter second of backlog at a time
         const now = clock.now();
         const lastClosed = Math.floor((now - this.graceMs) / W) * W - W;
         const cursor = this.cursor;

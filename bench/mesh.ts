@@ -1,15 +1,19 @@
 // npm run bench -- mesh [--quick]
 // Alert latency from a threshold crossing at a probe to a plain NATS subscriber, and partial
-// aggregates a coordinator merges per second, each against bare NATS in the same run; then
-// `probemesh up` with 20,000 simulated sensors over the five delegates at 10 s: values stored
-// per second (against the rate offered), tick lag, RSS per probe process.
+// aggregates a coordinator merges per second, each against bare NATS in the same run; a delegate
+// process cut off from NATS for 500 windows (backlog windows delivered per second afterwards, its
+// RSS growth over the outage); how long after a window ends the coordinator has its complete
+// figure; then `probemesh up` with 20,000 simulated sensors over the five delegates at 10 s:
+// values stored per second (against the rate offered), tick lag, RSS per probe process.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
-import { MergedWindows, MeshNode } from '@probemesh/mesh';
-import type { PartialAggregate } from '@probemesh/model';
+import { MergedWindows, MeshNode, meshConnector } from '@probemesh/mesh';
+import { msgIds, streams, subjects, type PartialAggregate } from '@probemesh/model';
 import { Probe } from '@probemesh/runtime';
-import { startNats, tempDir } from '@probemesh/testkit';
-import { SERVERS, up } from '@probemesh/demo';
+import { freeTcpPort, spawnLogged, startNats, tempDir, waitUntil } from '@probemesh/testkit';
+import { SERVERS, cli, up } from '@probemesh/demo';
 
 const quick = process.argv.includes('--quick');
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'mesh', ...o }));
@@ -27,7 +31,7 @@ try {
   await probe.put('rules', { id: 'r', indicators: ['t'], period: '1h', decisions: [{ id: 'hot', when: 't > 30', severity: 'critical' }] });
   const node = await MeshNode.start({ id: 'delegate', role: 'delegated', nats: { servers: [nats.url] }, store: probe.store }, probe);
   let arrived: (() => void) | undefined;
-  nc.subscribe('pm.alert.>', { callback: () => arrived?.() });
+  nc.subscribe(subjects.alerts, { callback: () => arrived?.() });
   nc.subscribe('bare.echo', { callback: () => arrived?.() });
   await nc.flush();
   const n = quick ? 100 : 400;
@@ -60,20 +64,22 @@ try {
 
   // --- partials merged per second --------------------------------------------------------
   const m = quick ? 5_000 : 20_000;
-  progress(`${m} partial aggregates into PM_PARTIALS`);
+  progress(`${m} partial aggregates into ${streams.partials}`);
   const js = jetstream(nc);
   const W = 10_000;
+  const first = Math.floor(Date.now() / W) * W - 100 * W; // recent windows: a coordinator drops partials older than its horizon (7 days)
   const pubs: Promise<unknown>[] = [];
   for (let i = 0; i < m; i++) {
-    const p: PartialAggregate = { probe: `net${i % 5}`, indicator: `sensor${Math.floor(i / 5) % 400}`, group: '', windowStart: 1_700_000_000_000 + Math.floor(i / 2000) * W, windowEnd: 1_700_000_000_000 + Math.floor(i / 2000) * W + W, count: 10, sum: 100 + i, min: 1, max: 20, devices: 10 };
-    pubs.push(js.publish(`pm.partial.${p.probe}.${p.indicator}`, enc(p), { msgID: `${p.probe}.${p.indicator}..${p.windowStart}` }));
+    const start = first + Math.floor(i / 2000) * W;
+    const p: PartialAggregate = { probe: `net${i % 5}`, indicator: `sensor${Math.floor(i / 5) % 400}`, group: '', windowStart: start, windowEnd: start + W, count: 10, sum: 100 + i, min: 1, max: 20, devices: 10 };
+    pubs.push(js.publish(subjects.partial(p.probe, p.indicator), enc(p), { msgID: msgIds.partial(p) }));
     if (pubs.length >= 500) await Promise.all(pubs.splice(0));
   }
   await Promise.all(pubs);
   // Baseline: a bare durable consumer reading and acking the same messages.
   const jsm = await jetstreamManager(nc);
-  await jsm.consumers.add('PM_PARTIALS', { durable_name: 'bare', ack_policy: AckPolicy.Explicit });
-  const bareConsumer = await (await js.consumers.get('PM_PARTIALS', 'bare')).consume({ max_messages: 256 });
+  await jsm.consumers.add(streams.partials, { durable_name: 'bare', ack_policy: AckPolicy.Explicit });
+  const bareConsumer = await (await js.consumers.get(streams.partials, 'bare')).consume({ max_messages: 256 });
   let t0 = performance.now();
   let seen = 0;
   for await (const msg of bareConsumer) {
@@ -99,6 +105,111 @@ try {
 } finally {
   await nats.remove();
   for (const d of dirs) await d.remove();
+}
+
+// --- a delegate process away from NATS for 500 windows ------------------------------------------
+{
+  const W = 20;
+  const OUTAGE = 500;
+  const dir = await tempDir();
+  let nats = await startNats();
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    const merged = new MergedWindows();
+    const coord = await Probe.start({ id: 'coord', dataDir: join(dir.path, 'coord'), connectors: [] });
+    stops.push(() => coord.stop());
+    merged.attach(coord.store);
+    const coordNode = await MeshNode.start({ id: 'coord', role: 'coordinator', nats: { servers: [nats.url] }, store: coord.store, merged, children: ['edge'], heartbeatMs: 1000 }, coord);
+    stops.unshift(() => coordNode.stop());
+    const config = {
+      id: 'edge',
+      role: 'delegated',
+      parent: 'coord',
+      dataDir: join(dir.path, 'edge'),
+      http: { host: '127.0.0.1', port: await freeTcpPort() },
+      nats: { servers: [nats.url] },
+      mesh: { partials: { indicators: ['load'], window: `${W}ms` } },
+      indicators: [
+        { id: 'racks', kind: 'static', value: 12 },
+        { id: 'load', kind: 'calculated', formula: 'racks * 2' },
+      ],
+      rules: [{ id: 'r', indicators: ['racks', 'load'], period: '10ms' }],
+    };
+    await writeFile(join(dir.path, 'edge.json'), JSON.stringify(config));
+    const edge = spawnLogged(process.execPath, [cli, 'probe', '--config', join(dir.path, 'edge.json')]);
+    stops.unshift(() => edge.stop(5000));
+    const rssMiB = async () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${edge.child.pid}/status`, 'utf8'))![1]) / 1024;
+    await waitUntil('the delegate sends windows', () => merged.list({ indicator: 'load' }).filter((w) => w.count > 0).length >= 20, 60_000, edge);
+    progress(`the delegate's RSS over ${OUTAGE} windows with NATS there, then with NATS away`);
+    const rssConnected = await rssMiB();
+    await new Promise((r) => setTimeout(r, OUTAGE * W + 2 * W));
+    const growthConnected = (await rssMiB()) - rssConnected;
+    const rssStart = await rssMiB();
+    const downAt = Date.now();
+    await nats.stop();
+    await new Promise((r) => setTimeout(r, OUTAGE * W + 2 * W));
+    const rssEnd = await rssMiB();
+    const upAt = Date.now();
+    nats = await nats.restart();
+    const owed: number[] = [];
+    for (let s = Math.floor(downAt / W) * W; s + W <= upAt - W; s += W) owed.push(s);
+    await waitUntil('every window of the outage merged', () => owed.every((s) => merged.get('load', s)?.sources.includes('edge/')), 120_000, edge);
+    const seconds = (Date.now() - upAt) / 1000;
+    emit({ metric: 'outage_backlog_windows_per_s', value: Math.round(owed.length / seconds), unit: 'windows/s', windows: owed.length, seconds: +seconds.toFixed(2), window_ms: W, what: 'from NATS back to every window of the outage merged at the coordinator (the delegate paces a backlog at 200 windows/s)' });
+    emit({ metric: 'rss_growth_mib_outage', value: +(rssEnd - rssStart).toFixed(1), unit: 'MiB', baseline: +growthConnected.toFixed(1), start: +rssStart.toFixed(1), end: +rssEnd.toFixed(1), what: `delegate process RSS over an outage of ${OUTAGE} windows`, baseline_is: 'its RSS growth over as long with NATS there' });
+  } finally {
+    for (const stop of stops) await stop().catch(() => undefined);
+    await nats.remove();
+    await dir.remove();
+  }
+}
+
+// --- how long after a window ends its complete figure is there -----------------------------------
+{
+  const W = 1000;
+  const rounds = quick ? 10 : 30;
+  const dir = await tempDir();
+  const nats = await startNats();
+  const stops: Array<() => Promise<unknown>> = [];
+  let measuring = true;
+  try {
+    const merged = new MergedWindows();
+    const site = await Probe.start({ id: 'site', dataDir: join(dir.path, 'site'), connectors: [meshConnector(merged)] });
+    stops.push(() => site.stop());
+    merged.attach(site.store);
+    const siteNode = await MeshNode.start({ id: 'site', role: 'coordinator', nats: { servers: [nats.url] }, store: site.store, merged, children: ['net-a', 'net-b'], heartbeatMs: 1000 }, site);
+    stops.unshift(() => siteNode.stop());
+    const nets = await Promise.all(
+      ['net-a', 'net-b'].map(async (id) => {
+        const p = await Probe.start({ id, dataDir: join(dir.path, id), connectors: [] });
+        stops.push(() => p.stop());
+        const n = await MeshNode.start({ id, role: 'delegated', parent: 'site', nats: { servers: [nats.url] }, store: p.store, heartbeatMs: 1000, partials: { indicators: ['server_power'], windowMs: W } }, p);
+        stops.unshift(() => n.stop());
+        return p;
+      }),
+    );
+    const loop = (async () => {
+      while (measuring) {
+        const ts = Date.now();
+        await Promise.all(nets.map((p) => p.store.append(Array.from({ length: 10 }, (_, k) => ({ indicator: 'server_power', device: `srv${k}`, ts, datum: 750 })))));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    stops.push(async () => ((measuring = false), await loop));
+    progress(`${rounds} windows of ${W} ms from two delegates: time from a window's end to its complete figure at the coordinator`);
+    const completeAt = new Map<number, number>();
+    const from = Math.ceil(Date.now() / W) * W + W;
+    while (completeAt.size < rounds) {
+      for (const w of merged.list({ indicator: 'server_power', limit: 5 })) if (w.windowStart >= from && w.state === 'complete' && !completeAt.has(w.windowStart)) completeAt.set(w.windowStart, Date.now() - w.windowEnd);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const waits = [...completeAt.values()];
+    emit({ metric: 'complete_window_wait_ms', value: Math.round(pct(waits, 0.99)), unit: 'ms', p50: Math.round(pct(waits, 0.5)), windows: waits.length, window_ms: W, what: "a window's end to the coordinator's complete figure (two delegates; each computes a window 500 ms after it ends, min(2 s, window / 2), so late values are in)" });
+  } finally {
+    for (const stop of stops) await stop().catch(() => undefined);
+    await nats.remove();
+    await dir.remove();
+  }
 }
 
 // --- 20,000 sensors over five delegates at 10 s ------------------------------------------------

@@ -38,7 +38,7 @@ rules: [{ id: r, indicators: [twice], period: 1s }]
     probe.child.kill('SIGUSR2');
   };
 
-  for (let i = 0; i < 3; i++) await inject('rejection');
+  await inject('rejection 3');
   await waitUntil('the rejection logged', () => probe.output().includes('injected: a promise nobody awaited'), 15_000, probe);
   await inject('network');
   await waitUntil('the socket error logged', () => /ECONNREFUSED/.test(probe.output()), 15_000, probe);
@@ -47,6 +47,10 @@ rules: [{ id: r, indicators: [twice], period: 1s }]
   t.equal(out.split('contained an exception from unhandled rejection').length - 1, 1, 'three alike: logged once');
   t.match(out, /contained an exception from uncaught network error: Error: connect ECONNREFUSED/);
   t.equal((await get('/health')).status, 200, 'the probe goes on');
+  const metrics = await (await get('/metrics')).text();
+  t.match(metrics, 'probemesh_uncaught_errors_total{probe="guarded",kind="unhandled_rejection"} 3', 'three rejections counted in /metrics');
+  t.match(metrics, 'probemesh_uncaught_errors_total{probe="guarded",kind="uncaught_network_error"} 1');
+  t.match(metrics, 'probemesh_uncaught_errors_total{probe="guarded",kind="uncaught_exception"} 0');
   const before = await values();
   await waitUntil('its rule still ticking', async () => (await values()) > before, 15_000, probe);
 

@@ -52,6 +52,7 @@ try {
       progress(`1 MB records at ${c} clients, ${duration} s each`);
       const p = await load(api.url + bigPath, c, auth);
       const b = await load(bareServer.url + '/big', c);
+      emit({ metric: `records_1mb_rps_c${c}`, value: +p.rps.toFixed(1), unit: 'req/s', baseline: +b.rps.toFixed(1), ratio: +(p.rps / b.rps).toFixed(3), timeouts: p.timeouts, baseline_timeouts: b.timeouts, baseline_is: 'bare hono serving the same bytes from memory' });
       for (const q of ['p50', 'p99'] as const)
         emit({ metric: `records_1mb_${q}_ms_c${c}`, value: p[q], unit: 'ms', baseline: b[q], ratio: +(p[q] / Math.max(b[q], 0.001)).toFixed(2), rps: +p.rps.toFixed(1), baseline_rps: +b.rps.toFixed(1), timeouts: p.timeouts, baseline_timeouts: b.timeouts });
     }

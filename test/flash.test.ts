@@ -129,7 +129,7 @@ rules:
   - { id: r, indicators: [density], period: 1s }
 `;
   const bundle = join(dir, 'edge7.json');
-  const flash = (formula: string) =>
+  const flash = () =>
     run(process.execPath, [cli, 'flash', '--config', file, '--bundle', bundle]).then(
       (r) => ({ code: 0, out: r.stdout }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
@@ -145,7 +145,7 @@ rules:
     get,
     async flash(formula: string) {
       await write(formula);
-      return flash(formula);
+      return flash();
     },
     /** Starts the node from its bundle (stopping the one before) and waits until it answers. */
     async boot() {

@@ -227,3 +227,21 @@ t.test('api — records in pages (limit, cursor, next), large pages streamed, an
   t.equal((await call('GET', '/export?indicator=power&format=xml', undefined, READ)).status, 400);
   t.equal((await call('GET', '/query?indicator=power&cursor=garbage', undefined, READ)).status, 400, 'a cursor that is not one is refused');
 });
+
+t.test('api — POST /dry-run tries a formula or decision on the current values and saves nothing', async (t) => {
+  const { probe, call, device } = await setup(t);
+  await call('PUT', '/rules/r', { indicators: ['temp'], targets: { devices: ['room'] }, period: '1h' });
+  device.temp = 31;
+  await probe.tickNow('r');
+  const formula = await call('POST', '/dry-run', { context: 'calculated', expr: 'temp * 2', rule: 'r' }, READ);
+  t.equal(formula.status, 200, 'a read token may try');
+  t.same(formula.body.results.map((r: { device?: string; value: number }) => [r.device, r.value]), [['room', 62]]);
+  const decision = await call('POST', '/dry-run', { context: 'decision', expr: 'temp > 30', rule: 'r', decision: { id: 'hot', severity: 'critical', indicator: 'temp' } }, READ);
+  t.equal(decision.body.results[0].alert.state, 'firing', 'the alert a decision would fire');
+  const broken = await call('POST', '/dry-run', { context: 'calculated', expr: 'temp * (', rule: 'r' }, READ);
+  t.equal(broken.status, 422);
+  t.match(broken.body.error.message, /1:\d+/, 'with line:column, as saving says it');
+  t.equal((await call('POST', '/dry-run', { context: 'calculated', expr: 'temp', rule: 'nope' }, READ)).status, 404);
+  t.same((await call('GET', '/indicators')).body.map((i: { id: string }) => i.id), ['temp'], 'nothing was saved');
+  t.equal((await call('GET', '/alerts')).body.length, 0, 'nothing fired');
+});

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { errors, messageOf, systemClock, type Clock } from '@probemesh/core';
-import { Alert, Device, ForwardedAnswer, ForwardedRequest, Indicator, MAX_FORWARDED_BYTES, Query, QueryResult, Rule, RuleState, Value, fits, type AlertState, type MergedWindow, type TSchema, type Token, type TokenRole } from '@probemesh/model';
+import { Alert, Device, DryRun, DryRunResult, ForwardedAnswer, ForwardedRequest, Indicator, MAX_FORWARDED_BYTES, Query, QueryResult, Rule, RuleState, Value, fits, type AlertState, type MergedWindow, type TSchema, type Token, type TokenRole } from '@probemesh/model';
 import type { ProbeService } from '@probemesh/runtime';
 import { HttpError, errorResponse } from './errors.js';
 import { openApi } from './openapi.js';
@@ -63,7 +63,7 @@ export function createApi(service: ProbeService, opts: ApiOptions): Api {
   app.close = () => sse.stop();
 
   const forward: Forwarder = async (c, probe, role) => {
-    if (!opts.forward) throw new HttpError(502, 'probe-unreachable', `probe '${probe}' cannot be asked: this probe is not in a mesh`);
+    if (!opts.forward) throw new HttpError(404, 'not-found', `probe '${probe}' is not known here: this probe is not in a mesh`);
     const url = new URL(c.req.url);
     url.searchParams.delete('probe');
     const body = c.req.method === 'POST' || c.req.method === 'PUT' ? await c.req.text() : undefined;
@@ -107,7 +107,7 @@ export function createApi(service: ProbeService, opts: ApiOptions): Api {
   let doc: object | undefined;
   const routes = routeTable({ service, opts, self, sse, openApi: () => (doc ??= document()) });
   const document = () => {
-    const schemas: Record<string, TSchema> = { Indicator, Device, Rule, Query, QueryResult, Value, Alert, RuleState };
+    const schemas: Record<string, TSchema> = { Indicator, Device, Rule, Query, QueryResult, Value, Alert, RuleState, DryRun, DryRunResult };
     for (const c of service.connectorSchemas()) {
       schemas[`Source_${c.scheme}`] = c.params;
       if (c.deviceParams) schemas[`DeviceSettings_${c.scheme}`] = c.deviceParams;

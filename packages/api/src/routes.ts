@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { Alert, Device, Id, Indicator, MergedWindow, Query, QueryResult, Rule, RuleState, Type, Value, type TSchema } from '@probemesh/model';
+import { Alert, Device, DryRun, DryRunResult, Id, Indicator, MergedWindow, Query, QueryResult, Rule, RuleState, Type, Value, type TSchema } from '@probemesh/model';
 import { Kinds, type Kind, type ProbeService } from '@probemesh/runtime';
 import { consoleHandler } from '@probemesh/web';
 import type { ApiOptions } from './app.js';
@@ -206,6 +206,17 @@ export function routeTable(ctx: RouteContext): Route[] {
         const { format, ...rest } = query as { format?: ExportFormat };
         return exportResponse(c, service, fromParams(rest), format ?? 'ndjson');
       },
+    }),
+    route({
+      method: 'post',
+      path: '/dry-run',
+      summary: "try a formula, filter, transform or decision against the current values, saving nothing (the console's \"try it\")",
+      description:
+        'Compiled as saving would compile it (a text that does not compile is the same 422 with line:column), then evaluated per device of `rule` (or `device`) on the values stored now: the value, an evaluation error, or the alert a decision would fire. A read token suffices: it changes nothing and shows nothing a query would not.',
+      access: 'read',
+      body: DryRun,
+      answers: { 200: ok(DryRunResult), 404: { description: 'no such rule or device' }, 422: { description: 'the text does not compile (line:column), or names an unknown indicator' } },
+      handle: (c, { body }) => c.json(service.dryRun(body)),
     }),
     route({
       method: 'get',

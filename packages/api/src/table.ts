@@ -56,7 +56,8 @@ export function route<P extends TObject = TObject<{}>, Q extends TObject = TObje
 export function commonAnswers(r: Route): Record<number, Answer> {
   const out: Record<number, Answer> = { 400: { description: 'a parameter, the query string or the body is invalid (issues say where)' } };
   if (!r.local) {
-    out[502] = { description: 'the probe named by `probe` could not be asked (not in a mesh, gone, unknown) or its answer cannot be forwarded' };
+    out[404] = { description: 'no probe of that id is known here (`probe`): this probe is not in a mesh' };
+    out[502] = { description: 'the probe named by `probe` could not be asked (gone, unknown) or its answer cannot be forwarded' };
     out[504] = { description: 'the probe named by `probe` answered too late' };
   }
   if (r.access !== 'open') out[401] = { description: 'no token, or an unknown one' };

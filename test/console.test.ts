@@ -95,6 +95,11 @@ t.test('console — against probemesh up: sign in, the mesh tree, net2\'s alert 
   await shot(page, 'indicator-error');
   await page.fill('#f-formula', '(pue - 1) * 100');
   await page.waitForSelector('#f-formula-error', { state: 'detached', timeout: 10_000 });
+  const paths = Object.keys((await api<{ paths: Record<string, unknown> }>('/openapi.json')).body.paths);
+  if (paths.some((k) => /dry|evaluat|\/try\b/i.test(k))) {
+    await page.click('#try');
+    t.match(await (await page.waitForSelector('#try-result table', { timeout: 15_000 })).textContent(), /\(rule\)\s*[0-9.]+/, '"Try it" evaluates the formula on current values before saving');
+  } else t.comment('the API has no dry-run endpoint yet: "Try it" is offered disabled');
   await page.click('#save');
   await page.waitForSelector('.notice:has-text("Saved overhead_pct")', { timeout: 15_000 });
   t.match((await api<{ formula: string }>('/indicators/overhead_pct')).body, { kind: 'calculated', formula: '(pue - 1) * 100', unit: '%' }, 'saved on the probe');

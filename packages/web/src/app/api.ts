@@ -50,7 +50,7 @@ export const session = {
 };
 
 /** The probe every view acts on (`?probe=` forwarding); undefined = the one serving the page. */
-export const target: { probe?: string; self?: string; selfRole?: string } = {};
+export const target: { probe?: string; self?: string; selfRole?: string; info?: { counts: Record<string, number> } } = {};
 
 /** Options of one API call. */
 export interface Call {
@@ -86,7 +86,7 @@ function forwards(method: string, path: string): boolean {
 
 let docLoaded: Promise<void> | undefined;
 
-/** Reads the OpenAPI document once (in the background of the first view). */
+/** Reads the OpenAPI document once, when a view first needs it (forms, forwarding). */
 export function loadDoc(): Promise<void> {
   return (docLoaded ??= api<typeof doc>('/openapi.json', { local: true }).then(
     (d) => void Object.assign(doc, d),

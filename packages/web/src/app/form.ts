@@ -19,6 +19,8 @@ export interface FormCtx {
 }
 
 const EXPR = 'an expression in the probemesh expression language';
+/** Whether a schema is the model's `Expr` (its title survives a field's own description). */
+const isExprSchema = (s: Schema) => s.type === 'string' && (s.title === 'expression' || s.description === EXPR);
 const contexts: Record<string, Context> = { formula: 'calculated', when: 'decision', filter: 'filter', transform: 'transform' };
 
 /** Follows `$ref`s to the component they name. */
@@ -100,7 +102,7 @@ export function validate(ctx: FormCtx, s0: Schema, v: unknown, ptr: string, out:
   }
   const e = primitiveError(s, v);
   if (e) out.set(ptr, e);
-  else if (s.description === EXPR && typeof v === 'string') {
+  else if (isExprSchema(s) && typeof v === 'string') {
     const m = checkExpr(v, key, ctx.known);
     if (m) out.set(ptr, m);
   }
@@ -241,7 +243,7 @@ export function field(ctx: FormCtx, s0: Schema, value: unknown, set: (v: unknown
       set(v === '' ? undefined : v === 'yes');
       ctx.changed();
     }}><option value="">(default)</option><option ?selected=${value === true}>yes</option><option ?selected=${value === false}>no</option></select>${desc}</div>`;
-  const isExpr = s.description === EXPR;
+  const isExpr = isExprSchema(s);
   const text = value === undefined || value === null ? '' : String(value);
   const onInput = (e: Event) => {
     set(coerce((e.target as HTMLInputElement).value, types));
@@ -250,7 +252,7 @@ export function field(ctx: FormCtx, s0: Schema, value: unknown, set: (v: unknown
   const input = isExpr || (s.maxLength ?? 0) > 1000
     ? html`<textarea id=${id} class=${isExpr ? 'code' : ''} rows=${isExpr ? 2 : 3} spellcheck="false" ?readonly=${ctx.readOnly} aria-invalid=${aria.invalid} aria-describedby=${aria.describedby} .value=${live(text)} @input=${onInput}></textarea>`
     : html`<input id=${id} ?readonly=${ctx.readOnly} aria-invalid=${aria.invalid} aria-describedby=${aria.describedby} inputmode=${types.size === 1 && (types.has('number') || types.has('integer')) ? 'decimal' : 'text'} .value=${live(text)} @input=${onInput}>`;
-  return html`<div class="field">${lab}${input}${isExpr ? html`<span class="hint">expression${contexts[key] ? ` (${contexts[key]})` : ''}</span>` : desc}${message(ctx, ptr)}${caret(ctx, ptr, value)}</div>`;
+  return html`<div class="field">${lab}${input}${isExpr && s.description === EXPR ? html`<span class="hint">an expression${contexts[key] ? ` (${contexts[key]})` : ''}</span>` : desc}${message(ctx, ptr)}${caret(ctx, ptr, value)}</div>`;
 }
 
 /** The fields of an object schema. */

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { html, nothing, render } from 'lit';
 import './style.css';
-import { api, explain, loadDoc, roleOf, session, target } from './api.js';
+import { api, explain, roleOf, session, target } from './api.js';
 import { href, onUpdate, route, update, type View } from './state.js';
 import { alertsView, firingCount, startAlertStream, stopAlertStream } from './views/alerts.js';
 import { entityViews } from './views/entities.js';
@@ -83,8 +83,8 @@ function open(): void {
 }
 
 async function boot(): Promise<void> {
-  const info = await api<{ id: string; role: string }>('/info', { local: true });
-  loadDoc().catch(() => undefined); // a view that needs it asks again and shows why
+  const info = await api<{ id: string; role: string; counts: Record<string, number> }>('/info', { local: true });
+  target.info = info;
   target.self = info.id;
   target.selfRole = info.role;
   startAlertStream();

@@ -59,7 +59,7 @@ async function load(kind: Kind | 'statics', p: URLSearchParams, signal: AbortSig
   s.notice = p.get('saved') ? `Saved ${p.get('saved')}.` : '';
   try {
     await Promise.all([loadDoc(), loadExpr()]);
-    const dry = Object.keys(doc.paths ?? {}).find((k) => /dry|evaluat|try/i.test(k));
+    const dry = Object.keys(doc.paths ?? {}).find((k) => /dry|evaluat|\/try\b/i.test(k));
     s.dryRun = dry;
     const indicators = await api<Entity[]>('/indicators', { signal });
     s.known = new Set(indicators.map((i) => i.id));
@@ -120,17 +120,50 @@ async function remove(kind: Kind, id: string): Promise<void> {
   update();
 }
 
-/** Evaluates the draft's formula or decisions against current values, without saving (the dry-run endpoint). */
+/** One dry run's answer (`DryRunResult`): an outcome per device tried. */
+interface Outcome {
+  device?: string;
+  value?: unknown;
+  error?: string;
+  alert?: { message: string; severity: string };
+}
+
+/** The dry runs of the draft: its formula, or each decision of a rule. */
+function dryRuns(kind: Kind, d: Entity): Array<{ label: string; body: Record<string, unknown> }> {
+  if (kind === 'indicators' && typeof d.formula === 'string') return [{ label: 'formula', body: { context: 'calculated', expr: d.formula, ...(d.id ? { indicator: d.id } : {}) } }];
+  if (kind !== 'rules') return [];
+  return ((d.decisions as Array<Record<string, string>> | undefined) ?? [])
+    .filter((x) => typeof x.when === 'string')
+    .map((x) => ({
+      label: `decision ${x.id ?? ''}`,
+      body: {
+        context: 'decision',
+        expr: x.when,
+        ...(s.original ? { rule: s.original } : {}),
+        decision: Object.fromEntries(['id', 'severity', 'indicator', 'message'].filter((k) => x[k]).map((k) => [k, x[k]])),
+      },
+    }));
+}
+
+/** Evaluates the draft's formula or decisions against current values, saving nothing (the dry-run endpoint). */
 async function tryIt(kind: Kind): Promise<void> {
   if (!s.draft || !s.dryRun) return;
   s.tried = 'evaluating…';
   update();
-  try {
-    const r = await api<unknown>(s.dryRun, { method: 'POST', body: kind === 'rules' ? { rule: s.draft } : { indicator: s.draft } });
-    s.tried = html`<pre class="result" id="try-result">${JSON.stringify(r, null, 2)}</pre>`;
-  } catch (err) {
-    s.tried = html`<p class="error" id="try-result">${explain(err)}</p>`;
+  const parts: TemplateResult[] = [];
+  for (const run of dryRuns(kind, s.draft)) {
+    try {
+      const r = await api<{ results: Outcome[] }>(s.dryRun, { method: 'POST', body: run.body });
+      parts.push(html`<h3>${run.label}</h3>${r.results.length
+        ? html`<table class="try"><thead><tr><th>device</th><th>value</th><th>would</th></tr></thead><tbody>${r.results.map(
+            (o) => html`<tr><td>${o.device ?? '(rule)'}</td><td>${o.error ? html`<span class="error">${o.error}</span>` : fmt(o.value)}</td><td>${o.alert ? html`<span class="sev ${o.alert.severity}">fire: ${o.alert.message}</span>` : ''}</td></tr>`,
+          )}</tbody></table>`
+        : html`<p class="muted">nothing to evaluate it on yet</p>`}`);
+    } catch (err) {
+      parts.push(html`<h3>${run.label}</h3><p class="error">${explain(err)}</p>`);
+    }
   }
+  s.tried = html`<div id="try-result" class="result">${parts}</div>`;
   update();
 }
 

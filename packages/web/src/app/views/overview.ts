@@ -25,9 +25,10 @@ const headline = () => (localStorage.getItem(KEY) ?? DEFAULT).split(/[\s,]+/).fi
 
 async function refresh(signal: AbortSignal): Promise<void> {
   try {
+    // The serving probe's /info came with sign-in; another probe's (or a later refresh's) is asked for.
     const [indicators, info] = await Promise.all([
       api<Array<{ id: string; name?: string; unit?: string }>>('/indicators', { signal }),
-      api<{ counts: Record<string, number> }>('/info', { signal }),
+      target.info && target.probe === target.self && !s.counts ? target.info : api<{ counts: Record<string, number> }>('/info', { signal }),
     ]);
     s.counts = info.counts;
     const byId = new Map(indicators.map((i) => [i.id, i]));

@@ -7,10 +7,11 @@ import { count, untilSignal } from '@probemesh/probe/internal';
 const usage = `probemesh-demo — probemesh on simulated devices, on this machine (run from the repository's top folder)
 
 usage:
-  probemesh-demo up [--port N] [--dir D] [--period 10s] [--sensors N] [--steady] [--for S] [--nats-config <dir>]
+  probemesh-demo up [--port N] [--dir D] [--period 10s] [--sensors N] [--steady] [--for S] [--nats-config <dir>] [--cluster 3]
                                          the five-network data center: nats-server (hub and leaf node,
                                          from deploy/nats), 123 simulated SNMP servers and a UPS, five
-                                         delegated probes, the site coordinator computing PUE
+                                         delegated probes, the site coordinator computing PUE;
+                                         --cluster 3: the hub a three-node NATS cluster (deploy/nats/cluster)
   probemesh-demo up --netns [--day 24h] [--period 10s] [--dir D] [--for S]
                                          (root) the research deployment whole, in network namespaces:
                                          five bridged networks with servers, a switch (RMON, IF-MIB)
@@ -27,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case undefined:
     case 'up': {
-      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, sensors: { type: 'string' }, steady: { type: 'boolean' }, 'write-config': { type: 'string' }, 'nats-config': { type: 'string' }, netns: { type: 'boolean' }, day: { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, dir: { type: 'string' }, period: { type: 'string' }, for: { type: 'string' }, sensors: { type: 'string' }, steady: { type: 'boolean' }, 'write-config': { type: 'string' }, 'nats-config': { type: 'string' }, netns: { type: 'boolean' }, day: { type: 'string' }, cluster: { type: 'string' } } });
       const { exampleLayout, up, upNetns, writeConfigs } = await import('./index.js');
       if (values['write-config']) {
         // The documented example points editors at the repository's JSON Schema of config files.
@@ -56,6 +57,7 @@ async function main(argv: string[]): Promise<void> {
         ...(values.period ? { period: values.period } : {}),
         ...(values.sensors ? { sensorsPerServer: count('--sensors', values.sensors, 1, 1000) } : {}),
         ...(values['nats-config'] ? { natsConfigDir: values['nats-config'] } : {}),
+        ...(values.cluster ? { cluster: count('--cluster', values.cluster, 1, 5) } : {}),
         drift: !values.steady,
       });
       stopAfter(values.for, () => mesh.stop());

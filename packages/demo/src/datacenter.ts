@@ -141,6 +141,8 @@ export async function simulateDatacenter(opts: SimulationOptions = {}): Promise<
 export interface MeshLayout {
   /** The hub's NATS URL. */
   natsUrl: string;
+  /** Every node of the hub, when it is a NATS cluster (probes list every seed). */
+  natsSeeds?: readonly string[];
   /** The second building's leaf node: probes of LEAF_NETWORKS connect there (JetStream domain `hub`). */
   leafUrl: string;
   /** HTTP port per probe id. */
@@ -166,7 +168,7 @@ export function datacenterConfigs(l: MeshLayout): ProbeConfig[] {
       { name: 'operator', role: 'admin' as const, token: l.tokens.admin },
       { name: 'dashboards', role: 'read' as const, token: l.tokens.read },
     ],
-    nats: LEAF_NETWORKS.some((k) => id === `net${k}`) ? { servers: [l.leafUrl], jsDomain: 'hub', user: id, pass: l.passwords[id] ?? '' } : { servers: [l.natsUrl], user: id, pass: l.passwords[id] ?? '' },
+    nats: LEAF_NETWORKS.some((k) => id === `net${k}`) ? { servers: [l.leafUrl], jsDomain: 'hub', user: id, pass: l.passwords[id] ?? '' } : { servers: [...(l.natsSeeds ?? [l.natsUrl])], user: id, pass: l.passwords[id] ?? '' },
     retention: { maxAge: '7d' },
   });
   const networks: ProbeConfig[] = [];

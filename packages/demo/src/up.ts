@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { natsAuthorization } from '@probemesh/mesh';
-import { freeTcpPort, spawnInNetns, spawnLogged, startNats, waitUntil, type NatsServer, type Spawned } from '@probemesh/testkit';
+import { freeTcpPort, spawnInNetns, spawnLogged, startNats, startNatsCluster, waitUntil, type NatsServer, type Spawned } from '@probemesh/testkit';
 import type { ProbeConfig } from '@probemesh/model';
 import { Document, isMap, isSeq } from 'yaml';
 import { datacenterConfigs, LEAF_NETWORKS, NETWORKS, SERVERS, simulateDatacenter, type MeshLayout, type SimulatedDatacenter } from './datacenter.js';
@@ -23,6 +23,8 @@ export interface UpOptions {
   drift?: boolean;
   /** The nats-server configs the hub and leaf node include (default: `deploy/nats` of the working directory). */
   natsConfigDir?: string;
+  /** Run the hub as a NATS cluster of this many nodes (deploy/nats/cluster; the streams are kept on three). */
+  cluster?: number;
   /** Status line every this many ms (0: none). */
   statusMs?: number;
   say?: (line: string) => void;
@@ -103,15 +105,27 @@ export interface HubAndLeafOptions {
   operator: { user: string; password: string };
   /** Run both inside this network namespace. */
   netns?: string;
+  /** Run the hub as a cluster of this many nodes from deploy/nats/cluster/n<i>.conf, on free ports (not in a namespace). */
+  cluster?: number;
 }
 
 /** deploy/nats's hub and leaf node, with what differs on one machine: ports, addresses, stores here. */
-export async function startHubAndLeaf(o: HubAndLeafOptions): Promise<{ hub: NatsServer; leaf: NatsServer }> {
+export async function startHubAndLeaf(o: HubAndLeafOptions): Promise<{ hub: NatsServer; leaf: NatsServer; seeds: string[]; stopHub(): Promise<void> }> {
   const include = (storeDir: string, file: string) => `include ${JSON.stringify(relative(storeDir, join(o.deployNats, file)))}`;
   const [hubDir, leafDir] = [join(o.dir, 'nats'), join(o.dir, 'leaf')];
   await mkdir(hubDir, { recursive: true });
   await mkdir(leafDir, { recursive: true });
   const netns = o.netns ? { netns: o.netns } : {};
+  if ((o.cluster ?? 1) > 1) {
+    const nodes = await startNatsCluster({ size: o.cluster!, include: (i) => join(o.deployNats, 'cluster', `n${i + 1}.conf`), jsDomain: 'hub', leafnodes: true, storeDir: (i) => join(hubDir, `n${i + 1}`), config: natsAuthorization(o.hubUsers, o.operator) });
+    try {
+      const leaf = await startNats({ port: o.leafPort, host: o.host, storeDir: leafDir, jetstream: false, config: [include(leafDir, 'leaf.conf'), `listen: ${o.host}:${o.leafPort}`, `leafnodes { remotes: [ { urls: ${JSON.stringify(nodes.leafnodeUrls)} } ] }`, natsAuthorization(o.leafUsers, o.operator, 'hub')].join('\n') });
+      return { hub: nodes.servers[0]!, leaf, seeds: nodes.urls, stopHub: () => nodes.remove() };
+    } catch (err) {
+      await nodes.remove();
+      throw err;
+    }
+  }
   const hub = await startNats({
     port: o.hubPort,
     host: o.host,
@@ -134,7 +148,7 @@ export async function startHubAndLeaf(o: HubAndLeafOptions): Promise<{ hub: Nats
       ...netns,
       config: [include(leafDir, 'leaf.conf'), `listen: ${o.host}:${o.leafPort}`, `leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${o.leafnodePort}" } ] }`, natsAuthorization(o.leafUsers, o.operator, 'hub')].join('\n'),
     });
-    return { hub, leaf };
+    return { hub, leaf, seeds: [hub.url], stopHub: () => hub.stop() };
   } catch (err) {
     await hub.stop();
     throw err;
@@ -198,12 +212,12 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
   const deployNats = await natsConfigs(opts.natsConfigDir);
   const dir = opts.dir ?? join(tmpdir(), `probemesh-up-${process.pid}`);
   await mkdir(join(dir, 'logs'), { recursive: true });
-  const started: { nats?: NatsServer; leaf?: NatsServer; sim?: SimulatedDatacenter; probes?: ProbeProcesses } = {};
+  const started: { nats?: NatsServer; stopHub?: () => Promise<void>; leaf?: NatsServer; sim?: SimulatedDatacenter; probes?: ProbeProcesses } = {};
   const stop = async () => {
     await started.probes?.stop();
     started.sim?.stop();
     await started.leaf?.stop();
-    await started.nats?.stop();
+    await started.stopHub?.();
   };
   try {
     const passwords = Object.fromEntries(ids.map((id) => [id, secret()]));
@@ -221,10 +235,12 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
       hubUsers: users(ids.filter((id) => !onLeaf(id))),
       leafUsers: users(ids.filter(onLeaf)),
       operator,
+      ...(opts.cluster ? { cluster: opts.cluster } : {}),
     });
     started.nats = servers.hub;
+    started.stopHub = servers.stopHub;
     started.leaf = servers.leaf;
-    say(`  hub on ${started.nats.url} (store ${started.nats.storeDir})`);
+    say(servers.seeds.length > 1 ? `  hub: a NATS cluster (deploy/nats/cluster) on ${servers.seeds.join(', ')}, the mesh's streams kept on three nodes` : `  hub on ${started.nats.url} (store ${started.nats.storeDir})`);
     say(`  the second building's leaf node on ${started.leaf.url} (deploy/nats/leaf.conf), linked to the hub: networks ${LEAF_NETWORKS.join(' and ')} connect there`);
     say(`starting ${SERVERS} simulated servers (HOST-RESOURCES, IF-MIB, ENTITY-SENSOR values) and a UPS (UPS-MIB) on loopback SNMP …`);
     started.sim = await simulateDatacenter({ ...(opts.sensorsPerServer ? { sensorsPerServer: opts.sensorsPerServer } : {}), ...(opts.drift ? { drift: true } : {}) });
@@ -232,6 +248,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
     const portOf = (id: string) => httpPorts[ids.indexOf(id)]!;
     const layout: MeshLayout = {
       natsUrl: started.nats.url,
+      ...(servers.seeds.length > 1 ? { natsSeeds: servers.seeds } : {}),
       leafUrl: started.leaf.url,
       httpPorts: Object.fromEntries(ids.map((id) => [id, portOf(id)])),
       serverPorts: started.sim.serverPorts,

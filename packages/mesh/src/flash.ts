@@ -3,10 +3,12 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { messageOf } from '@probemesh/core';
 import { ProbeConfig, buckets, check, configKey, type BootBundle } from '@probemesh/model';
+import { clusterSize } from './streams.js';
 
-/** Opens (creating when missing) the `pm_config` bucket, keeping a few revisions per probe. */
+/** Opens (creating when missing) the `pm_config` bucket, keeping a few revisions per probe, on three nodes of a cluster. */
 export function configBucket(nc: NatsConnection, jsDomain?: string): Promise<KV> {
-  return new Kvm(jetstream(nc, jsDomain ? { domain: jsDomain } : {})).create(buckets.config, { history: 5 });
+  const replicas = clusterSize(nc.info, 1) >= 3 ? 3 : 1;
+  return new Kvm(jetstream(nc, jsDomain ? { domain: jsDomain } : {})).create(buckets.config, { history: 5, replicas });
 }
 
 /** "Flash": validates a probe's whole configuration and puts it under `probe.<id>`; returns the revision. */

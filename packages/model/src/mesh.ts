@@ -1,6 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Id, Timestamp } from './common.js';
 
+/** The mergeable figures of a window's values. */
+const figures = {
+  count: Type.Integer({ minimum: 0 }),
+  sum: Type.Number(),
+  min: Type.Number({ description: '0 when count is 0' }),
+  max: Type.Number({ description: '0 when count is 0' }),
+};
+
 /**
  * A mergeable partial aggregate a delegated probe owes its coordinator for one window. A window
  * without values is sent too (count 0, sum, min and max 0): it tells the coordinator that nothing
@@ -13,10 +21,7 @@ export const PartialAggregate = Type.Object(
     group: Type.String({ maxLength: 128, description: 'device group the window covers (e.g. a network); "" for all' }),
     windowStart: Timestamp,
     windowEnd: Timestamp,
-    count: Type.Integer({ minimum: 0 }),
-    sum: Type.Number(),
-    min: Type.Number({ description: '0 when count is 0' }),
-    max: Type.Number({ description: '0 when count is 0' }),
+    ...figures,
     devices: Type.Optional(Type.Integer({ minimum: 0, description: 'how many distinct devices reported in the window' })),
     revision: Type.Optional(
       Type.Integer({ minimum: 0, description: 'a coordinator relaying its merged window sends it again, with a higher revision, when late partials changed it: the newest revision of a source replaces the older' }),
@@ -101,10 +106,7 @@ export const MergedWindow = Type.Object(
     indicator: Id,
     windowStart: Timestamp,
     windowEnd: Timestamp,
-    count: Type.Integer({ minimum: 0 }),
-    sum: Type.Number(),
-    min: Type.Number({ description: '0 when count is 0' }),
-    max: Type.Number({ description: '0 when count is 0' }),
+    ...figures,
     total: Type.Number({ description: 'Σ over sources of mean × devices: e.g. the power of every server, site-wide' }),
     devices: Type.Integer({ minimum: 0 }),
     sources: Type.Array(Type.String(), { description: '<probe>/<group> of each partial merged in' }),

@@ -245,3 +245,20 @@ t.test('api — POST /dry-run tries a formula or decision on the current values 
   t.same((await call('GET', '/indicators')).body.map((i: { id: string }) => i.id), ['temp'], 'nothing was saved');
   t.equal((await call('GET', '/alerts')).body.length, 0, 'nothing fired');
 });
+
+t.test('api — mode series: buckets of a step from the roll-ups, in OpenAPI, and a step too fine refused with what would do', async (t) => {
+  const { probe, call } = await setup(t);
+  const start = Date.UTC(2024, 0, 1);
+  const values = Array.from({ length: 6 * 60 }, (_, i) => ({ indicator: 'power', device: 'a', ts: start + i * 60_000, datum: i % 60 })); // 6 h, one a minute
+  await probe.store.append(values);
+  const r = await call('GET', `/query?indicator=power&mode=series&step=1h&from=2024-01-01T00:00:00Z&to=${start + 6 * 3_600_000}`, undefined, READ);
+  t.equal(r.status, 200);
+  t.equal(r.body.step, 3_600_000);
+  t.same(r.body.buckets.map((b: { ts: number; count: number; mean: number; min: number; max: number }) => [b.ts - start, b.count, b.mean, b.min, b.max]), Array.from({ length: 6 }, (_, h) => [h * 3_600_000, 60, 29.5, 0, 59]));
+  const fine = await call('GET', `/query?indicator=power&mode=series&step=1ms&from=0&to=${start}`, undefined, READ);
+  t.equal(fine.status, 400);
+  t.match(fine.body.error.message, /step/);
+  const doc = (await call('GET', '/openapi.json', undefined, null)).body;
+  t.ok(doc.paths['/query'].get.parameters.some((p: { name: string }) => p.name === 'step'), 'step is documented');
+  t.ok(JSON.stringify(doc.components.schemas.QueryResult).includes('"series"'), 'and the series answer');
+});

@@ -149,7 +149,8 @@ export class Store {
     return this.index.get(indicator)?.get(device)?.get(instance)?.get(rule);
   }
 
-  private remember(s: Series, inOrder = true): Live {
+  /** Indexes a series and appends it to `sorted` (the caller puts `sorted` in order again). */
+  private remember(s: Series): Live {
     const live: Live = { ...s, last: [] };
     const level = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
       let v = m.get(k);
@@ -158,24 +159,14 @@ export class Store {
     };
     level(level(level(this.index, s.indicator, () => new Map()), s.device, () => new Map()), s.instance, () => new Map()).set(s.rule, live);
     this.nextId = Math.max(this.nextId, s.id + 1);
-    if (!inOrder) {
-      this.sorted.push(live);
-      return live;
-    }
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (compareSeries(this.sorted[mid]!, s) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    this.sorted.splice(lo, 0, live);
+    this.sorted.push(live);
     return live;
   }
 
-  private forget(s: Live): void {
-    this.index.get(s.indicator)?.get(s.device)?.get(s.instance)?.delete(s.rule);
-    this.sorted = this.sorted.filter((x) => x !== s);
+  private forget(gone: readonly Live[]): void {
+    for (const s of gone) this.index.get(s.indicator)?.get(s.device)?.get(s.instance)?.delete(s.rule);
+    const set = new Set(gone);
+    this.sorted = this.sorted.filter((x) => !set.has(x));
   }
 
   /**
@@ -237,7 +228,7 @@ export class Store {
   private reload(): void {
     this.index.clear();
     this.sorted = [];
-    for (const { value } of this.seriesDb.getRange()) this.remember(value, false);
+    for (const { value } of this.seriesDb.getRange()) this.remember(value);
     this.sorted.sort(compareSeries);
   }
 
@@ -259,6 +250,7 @@ export class Store {
             const rec: Series = { id: this.nextId++, indicator: v.indicator, device, instance, rule };
             this.seriesDb.put(rec.id, rec);
             created.push((s = this.remember(rec)));
+            s.newest = -1; // a new series holds nothing yet: no read
           }
           const key: [number, number] = [s.id, ts];
           // Only a write at or before the newest timestamp can replace a value: skip the look-up otherwise.
@@ -282,6 +274,7 @@ export class Store {
           this.values.put(key, datum);
         }
       }
+      if (created.length) this.sorted.sort(compareSeries); // once per batch, not an insertion per new series
       for (const [s, m] of minutes) {
         // A bucket that starts after the series' newest value before this batch is empty: no read.
         const before = newest.has(s) ? newest.get(s)! : s.newest!;
@@ -306,7 +299,7 @@ export class Store {
     } catch (err) {
       // The child transaction is rolled back: forget what memory learnt from it.
       for (const s of minutes.keys()) s.last = [];
-      for (const s of created) this.forget(s);
+      this.forget(created);
       for (const [s, n] of newest) s.newest = n;
       throw err;
     } finally {
@@ -753,7 +746,7 @@ export class Store {
         }
         if (this.find(s.indicator, s.device, s.instance, s.rule) === s && [...this.values.getKeys({ start: [s.id, 0], end: [s.id, MAX_TS], limit: 1 })].length === 0) {
           this.seriesDb.remove(s.id);
-          this.forget(s);
+          this.forget([s]);
         }
         return keys.length;
       }), `retention of series ${s.id}`).catch((err: unknown) => {

@@ -40,6 +40,8 @@ interface Series {
 /** What is kept in memory per series: its newest timestamp once known, its newest bucket per level, a write cursor. */
 interface Live extends Series {
   newest?: number;
+  /** Its oldest timestamp once known (Infinity when empty), so retention reads nothing of a series with nothing to delete. */
+  oldest?: number;
   last: [minute?: Cached, hour?: Cached];
   open?: Delta;
 }
@@ -251,7 +253,9 @@ export class Store {
             this.seriesDb.put(rec.id, rec);
             created.push((s = this.remember(rec)));
             s.newest = -1; // a new series holds nothing yet: no read
+            s.oldest = ts;
           }
+          if (s.oldest !== undefined && ts < s.oldest) s.oldest = ts; // (undefined: not known yet, read when needed)
           const key: [number, number] = [s.id, ts];
           // Only a write at or before the newest timestamp can replace a value: skip the look-up otherwise.
           let replaced = false;
@@ -298,13 +302,25 @@ export class Store {
       }
     } catch (err) {
       // The child transaction is rolled back: forget what memory learnt from it.
-      for (const s of minutes.keys()) s.last = [];
+      for (const s of minutes.keys()) {
+        s.last = [];
+        s.oldest = undefined;
+      }
       this.forget(created);
       for (const [s, n] of newest) s.newest = n;
       throw err;
     } finally {
       for (const s of minutes.keys()) s.open = undefined;
     }
+  }
+
+  /** The oldest timestamp of a series, Infinity when empty (read once, then kept up to date in memory). */
+  private oldestOf(s: Live): number {
+    if (s.oldest === undefined) {
+      s.oldest = Infinity;
+      for (const [ts] of this.rows(s, 0, MAX_TS, false, 1, true)) s.oldest = ts;
+    }
+    return s.oldest;
   }
 
   /** The newest timestamp of a series, -1 when empty (read once, then kept up to date in memory). */
@@ -727,14 +743,14 @@ export class Store {
   private async trim(s: Live, cutoff: number): Promise<number> {
     let total = 0;
     for (;;) {
-      // Check outside a transaction first, so series with nothing to delete cost no commit.
-      const first = [...this.values.getKeys({ start: [s.id, 0], end: [s.id, cutoff], limit: 1 })];
-      if (first.length === 0) return total;
+      // Series with nothing to delete cost no read and no commit.
+      if (this.oldestOf(s) >= cutoff) return total;
       const n = await this.durable(this.root.childTransaction(() => {
         const keys = [...this.values.getKeys({ start: [s.id, 0], end: [s.id, cutoff], limit: CHUNK })];
         if (keys.length === 0) return 0;
         for (const k of keys) this.values.remove(k);
         s.last = [];
+        s.oldest = undefined;
         // Every row at or before `last` is gone: buckets ending by then are empty, the one holding it is partial.
         const last = keys[keys.length - 1]![1];
         for (const [level, size] of [[0, MINUTE], [1, HOUR]] as const) {
@@ -763,8 +779,8 @@ export class Store {
     let oldest = Infinity;
     let newest = -Infinity;
     for (const s of this.sorted) {
-      for (const [ts] of this.rows(s, 0, MAX_TS, false, 1)) oldest = Math.min(oldest, ts);
-      for (const [ts] of this.rows(s, 0, MAX_TS, true, 1)) newest = Math.max(newest, ts);
+      oldest = Math.min(oldest, this.oldestOf(s));
+      newest = Math.max(newest, this.newestOf(s));
     }
     return { oldest, newest };
   }

@@ -1,18 +1,12 @@
 import t, { type Test } from 'tap';
 import { Probe } from '@probemesh/runtime';
-import { startNats, tempDir, waitUntil, type NatsServer } from '@probemesh/testkit';
-import { MergedWindows, MeshNode, meshConnector } from './index.js';
+import { startNats, waitUntil, type NatsServer } from '@probemesh/testkit';
+import { MergedWindows, MeshNode } from './index.js';
+import { testProbe } from './probe.fixture.js';
 
 const W = 1000;
 
-async function probe(t: Test, id: string, merged?: MergedWindows) {
-  const dir = await tempDir();
-  t.teardown(() => dir.remove());
-  const p = await Probe.start({ id, dataDir: dir.path, connectors: merged ? [meshConnector(merged)] : [] });
-  t.teardown(() => p.stop());
-  merged?.attach(p.store);
-  return { p, dir };
-}
+const probe = async (t: Test, id: string, merged?: MergedWindows) => ({ p: await testProbe(t, id, merged ? { merged } : {}) });
 
 async function join(t: Test, nats: NatsServer, id: string, p: Probe, extra: Partial<Parameters<typeof MeshNode.start>[0]>) {
   const node = await MeshNode.start({ id, role: extra.merged ? 'coordinator' : 'delegated', nats: { servers: [nats.url] }, store: p.store, ...extra }, p);

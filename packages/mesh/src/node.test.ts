@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { ManualClock } from '@probemesh/core';
-import { Probe } from '@probemesh/runtime';
-import { startNats, tempDir, waitUntil, type NatsServer } from '@probemesh/testkit';
+import { startNats, waitUntil, type NatsServer } from '@probemesh/testkit';
 import { MergedWindows, MeshNode, type MeshOptions } from './index.js';
+import { testProbe } from './probe.fixture.js';
 
 // The children of a mesh node run on the injected clock: these tests move time by hand and wait
 // (with a deadline) only for what real NATS does in between.
@@ -12,12 +12,8 @@ const T0 = 1_700_000_000_000;
 const HB = 1000;
 
 async function node(t: Test, nats: NatsServer, clock: ManualClock, id: string, extra: Partial<MeshOptions> = {}) {
-  const dir = await tempDir();
-  t.teardown(() => dir.remove());
-  const probe = await Probe.start({ id, dataDir: dir.path, connectors: [] });
-  t.teardown(() => probe.stop());
   const merged = extra.merged;
-  merged?.attach(probe.store);
+  const probe = await testProbe(t, id, merged ? { merged } : {});
   const n = await MeshNode.start({ id, role: merged ? 'coordinator' : 'delegated', nats: { servers: [nats.url] }, clock, heartbeatMs: HB, store: probe.store, stopGraceMs: 0, ...extra }, probe);
   t.teardown(() => n.stop());
   return { node: n, probe };

@@ -4,9 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
-import { Probe } from '@probemesh/runtime';
 import { startNats, tempDir, waitUntil } from '@probemesh/testkit';
 import { MeshConfigError, MeshNode, meshCredentials } from './index.js';
+import { testProbe } from './probe.fixture.js';
 
 const openssl = async (cwd: string, ...args: string[]) => void (await promisify(execFile)('openssl', args, { cwd }));
 
@@ -22,15 +22,7 @@ async function certificates(t: Test) {
   return { ca: join(dir.path, 'ca.pem'), cert: join(dir.path, 'server.pem'), key: join(dir.path, 'server.key') };
 }
 
-async function probe(t: Test, id: string) {
-  const dir = await tempDir();
-  t.teardown(() => dir.remove());
-  const p = await Probe.start({ id, dataDir: dir.path, connectors: [] });
-  t.teardown(() => p.stop());
-  await p.put('indicators', { id: 'temp', kind: 'static', value: 41 });
-  await p.put('rules', { id: 'hot', indicators: ['temp'], period: '1h', decisions: [{ id: 'over', when: 'temp > 40', severity: 'critical' }] });
-  return p;
-}
+const probe = (t: Test, id: string) => testProbe(t, id, { alerting: true });
 
 t.test('secure transport — TLS with a CA made here and generated per-probe nkeys: a probe joins and alerts under its own id, and only there', async (t) => {
   const tls = await certificates(t);

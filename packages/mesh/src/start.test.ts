@@ -1,22 +1,13 @@
 import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { Probe } from '@probemesh/runtime';
-import { freeTcpPort, startNats, tempDir, waitUntil } from '@probemesh/testkit';
+import { freeTcpPort, startNats, waitUntil } from '@probemesh/testkit';
 import { MergedWindows, MeshConfigError, MeshNode, natsAuthorization } from './index.js';
+import { testProbe } from './probe.fixture.js';
 
 const quiet = () => undefined;
 
-async function probe(t: Test, id: string) {
-  const dir = await tempDir();
-  t.teardown(() => dir.remove());
-  const p = await Probe.start({ id, dataDir: dir.path, connectors: [] });
-  t.teardown(() => p.stop());
-  await p.put('indicators', { id: 'temp', kind: 'static', value: 41 });
-  await p.put('indicators', { id: 'temp_f', kind: 'calculated', formula: 'temp * 1.8 + 32' });
-  await p.put('rules', { id: 'hot', indicators: ['temp', 'temp_f'], period: '1h', decisions: [{ id: 'over', when: 'temp > 40', severity: 'critical' }] });
-  return p;
-}
+const probe = (t: Test, id: string) => testProbe(t, id, { alerting: true });
 
 t.test('start — a wrong password stops the probe with a message naming the server, the user and what to fix', async (t) => {
   const nats = await startNats({ config: natsAuthorization([{ user: 'edge1', password: 'right' }], { user: 'ops', password: 'ops' }) });

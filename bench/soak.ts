@@ -8,7 +8,8 @@
 // per delegate the store growth per day of the research's 10-s windows and the most it held
 // against its budget, and for the mesh the partial windows merged and missing and the alert
 // transitions duplicated at a plain subscriber. Needs root (network namespaces).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { consumers, durationMs, streams, subjects, type PartialAggregate } from '@probemesh/model';
@@ -57,6 +58,12 @@ const dir = await tempDir('probemesh-soak-');
 progress(`starting the namespaced mesh: rules every ${period}, a traffic day every ${(dayMs / 60_000).toFixed(1)} min, store budget ${budget / 1048576} MiB per probe, for ${runMs / 60_000} min`);
 const mesh = await upNetns({ dir: dir.path, period, statusMs: 0, say: progress, maxStoreBytes: budget, traffic: { dayMs, startHour: 0 } });
 const ids = Object.keys(mesh.urls).sort();
+// Ctrl-C or a kill still removes the namespaces.
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    progress(`${sig}: stopping the mesh`);
+    void mesh.stop().finally(() => process.exit(130));
+  });
 try {
   const nc = await connect({ servers: mesh.natsUrl, user: mesh.operator.user, pass: mesh.operator.password });
   // Alert transitions as a plain subscriber gets them.
@@ -97,7 +104,7 @@ try {
     return { ticks, rules, store, heap };
   };
   const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-  type Sample = { t: number; rss: number; heap: number; store: number; ticks: number; rules: number };
+  type Sample = { t: number; rss: number; heap: number; store: number; file: number; ticks: number; rules: number };
   const samples = new Map<string, Sample[]>(ids.map((id) => [id, []]));
   const pids = mesh.pids();
   const sample = async () => {
@@ -105,7 +112,8 @@ try {
     await Promise.all(
       ids.map(async (id) => {
         const m = await metrics(id).catch(() => undefined);
-        if (m) samples.get(id)!.push({ t, rss: rssMiB(pids[id]!), ...m });
+        const file = statSync(join(mesh.dir, 'data', id, 'data.mdb'), { throwIfNoEntry: false })?.size ?? NaN;
+        if (m) samples.get(id)!.push({ t, rss: rssMiB(pids[id]!), file, ...m });
       }),
     );
   };
@@ -173,22 +181,27 @@ try {
       unit: 'B',
       per: `day of ${WINDOWS_PER_DAY} windows of 10 s (growth before retention trims)`,
       store_bytes_max: max,
+      store_file_bytes_max: Math.max(...s.map((x) => x.file)),
       budget,
       max_over_budget: Math.max(0, max - budget),
       growth_between_retention_runs: Math.round(perMs * RETENTION_EVERY_MS),
-      note: 'retention runs every minute and trims to the budget: the store may pass it by what a minute writes',
+      note: 'store bytes: pages in use; file: the LMDB file on disk. Retention runs every minute and trims to the budget: the store may pass it by what a minute writes',
     });
   }
+  // Every series should have a window up to the newest any delegate sent (less one still on its way).
+  const newest = Math.max(...[...windows.values()].flatMap((ws) => [...ws])) - periodMs;
   let gaps = 0;
   for (const ws of windows.values()) {
-    const sorted = [...ws].sort((x, y) => x - y);
-    gaps += Math.round((sorted[sorted.length - 1]! - sorted[0]!) / periodMs) + 1 - sorted.length;
+    const sorted = [...ws].sort((x, y) => x - y).filter((w) => w <= newest);
+    if (sorted.length) gaps += Math.round((newest - sorted[0]!) / periodMs) + 1 - sorted.length;
   }
   const sent = [...windows.values()].reduce((x, s) => x + s.size, 0);
   emit({ metric: 'windows_merged', value: c.ack_floor.consumer_seq, unit: 'windows', published, sent_seen: sent, note: 'partial windows (one indicator of one delegate) the site merged and acknowledged' });
-  emit({ metric: 'windows_missing', value: gaps + c.num_pending + c.num_ack_pending, unit: 'windows', gaps, unmerged: c.num_pending + c.num_ack_pending, note: 'windows a delegate never sent (a gap in its sequence) or the site never merged' });
+  emit({ metric: 'windows_missing', value: gaps + c.num_pending + c.num_ack_pending, unit: 'windows', gaps, unmerged: c.num_pending + c.num_ack_pending, note: 'windows a delegate never sent (a gap in its sequence, or none after it went quiet) or the site never merged' });
   emit({ metric: 'windows_empty', value: empty.length, unit: 'windows', note: 'windows sent with no value in them: a delegate tick skipped (see tick_overruns)' });
   if (empty.length) progress(`empty windows: ${empty.slice(0, 10).join(', ')}${empty.length > 10 ? ' …' : ''}`);
+  const exits = mesh.exits();
+  emit({ metric: 'probe_exits', value: exits.length, unit: 'processes', exits });
   emit({ metric: 'alerts_duplicated', value: duplicated, unit: 'transitions', heard, alerts: transitions.size, events: fired });
   emit({ metric: 'simulated', value: +((sent / Math.max(1, windows.size)) / WINDOWS_PER_DAY).toFixed(3), unit: 'days of 10-s windows', traffic_days: +((Date.now() - started) / dayMs).toFixed(2), period });
   await nc.close();

@@ -55,6 +55,8 @@ export interface NetnsMesh extends RunningMesh {
   namespaces: readonly string[];
   /** Pids of each probe process, for checks (id → pid). */
   pids(): Record<string, number>;
+  /** Probes that ended on their own, with their exit code or signal. */
+  exits(): Array<{ id: string; code: number | null; signal: string | null }>;
 }
 
 const secret = () => randomBytes(12).toString('base64url');
@@ -187,6 +189,7 @@ Read token ${read}, admin token ${admin}. Ctrl-C stops everything and removes th
       networks: started.networks,
       namespaces: [...group.names],
       pids: () => probes.pids(),
+      exits: () => probes.exits(),
       restart: (id, how) => probes.restart(id, how),
       async stop() {
         clearInterval(timer);

@@ -163,20 +163,34 @@ export interface ProbeProcesses {
   restart(id: string, how?: 'kill' | 'stop'): Promise<void>;
   /** Process id of each probe. */
   pids(): Record<string, number>;
+  /** Probes that ended on their own (not stopped or restarted from here): exit code or signal. */
+  exits(): Array<{ id: string; code: number | null; signal: string | null }>;
   stop(): Promise<void>;
 }
 
 /** `probemesh probe --config <file>` for each id (inside `netns(id)` when given), ready when `<urls[id]>/health` answers. */
 export function probeProcesses(o: { ids: readonly string[]; files: readonly string[]; dir: string; urls: Readonly<Record<string, string>>; netns?: (id: string) => string; readyMs?: number }): ProbeProcesses {
   const procs: Spawned[] = [];
+  const ending = new Set<Spawned>();
+  const exits: Array<{ id: string; code: number | null; signal: string | null }> = [];
   const launch = (i: number) => {
+    const id = o.ids[i]!;
     const args = [cli, 'probe', '--config', o.files[i]!];
-    const ns = o.netns?.(o.ids[i]!);
+    const ns = o.netns?.(id);
     const p = ns ? spawnInNetns(ns, process.execPath, args) : spawnLogged(process.execPath, args);
-    const log = createWriteStream(join(o.dir, 'logs', `${o.ids[i]}.log`), { flags: 'a' });
-    p.child.stdout!.pipe(log);
-    p.child.stderr!.pipe(log);
+    const log = createWriteStream(join(o.dir, 'logs', `${id}.log`), { flags: 'a' });
+    p.child.stdout!.pipe(log, { end: false });
+    p.child.stderr!.pipe(log, { end: false });
+    // A probe that ends says how in its log: a crash with no word of its own (a signal, a native fault) shows there.
+    p.child.once('close', (code, signal) => {
+      if (!ending.has(p)) exits.push({ id, code, signal });
+      log.end(`${new Date().toISOString()} probemesh-demo: the probe process ended (${signal ? `signal ${signal}` : `exit code ${code}`})\n`);
+    });
     procs[i] = p;
+  };
+  const end = (p: Spawned, how: 'kill' | 'stop') => {
+    ending.add(p);
+    return how === 'kill' ? p.kill() : p.stop(5000);
   };
   const ready = (i: number) => {
     const id = o.ids[i]!;
@@ -193,12 +207,13 @@ export function probeProcesses(o: { ids: readonly string[]; files: readonly stri
     async restart(id, how = 'kill') {
       const i = o.ids.indexOf(id);
       if (i < 0) throw new Error(`no probe '${id}' in this mesh (${o.ids.join(', ')})`);
-      await (how === 'kill' ? procs[i]!.kill() : procs[i]!.stop(5000));
+      await end(procs[i]!, how);
       launch(i);
       await ready(i);
     },
     pids: () => Object.fromEntries(o.ids.map((id, i) => [id, procs[i]?.child.pid ?? 0])),
-    stop: async () => void (await Promise.all(procs.map((p) => p.stop(5000)))),
+    exits: () => [...exits],
+    stop: async () => void (await Promise.all(procs.map((p) => end(p, 'stop')))),
   };
 }
 

@@ -97,8 +97,8 @@ t.test('mesh — an alert at the bottom reaches a subscriber and both coordinato
   await net1.p.put('rules', { id: 'thermal', indicators: ['inlet_temp'], period: '1h', decisions: [{ id: 'hot', when: 'inlet_temp > 40', severity: 'critical' }] });
   await net1.p.tickNow('thermal');
   await waitUntil('alert at the top', () => topNode.meshAlerts().length === 1 && dcNode.meshAlerts().length === 1 && seen.length === 1, 15_000);
-  await net1.p.tickNow('thermal'); // still holding: no new transition
-  await new Promise((r) => setTimeout(r, 500));
+  await net1.p.tickNow('thermal'); // still holding: no new transition, nothing more to publish
+  t.equal(net1.p.alerts().length, 1, 'one transition at the bottom');
   t.same(seen, ['pm.alert.critical.net1.thermal'], 'the plain subscriber got it once');
   t.match(topNode.meshAlerts(), [{ probe: 'net1', rule: 'thermal', decision: 'hot', state: 'firing', severity: 'critical' }], 'the top coordinator holds it');
   t.equal(topNode.alertsReceived, 1, 'received once at the top');
@@ -124,13 +124,14 @@ t.test('mesh — an alert at the bottom reaches a subscriber and both coordinato
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  await new Promise((r) => setTimeout(r, 1500));
+  const windowsSince = (from: number) => new Set((net1.p.query({ indicator: 'server_power', from }) as { records: Array<{ ts: number }> }).records.map((r) => Math.floor(r.ts / W))).size;
+  await waitUntil('a window merged before the outage', () => dcMerged.list({ indicator: 'server_power' }).some((w) => w.windowStart >= firstWindow && w.count > 0), 15_000);
   await nats.stop();
   const downAt = Date.now();
-  await new Promise((r) => setTimeout(r, 3000));
+  await waitUntil('three windows measured while NATS is away', () => windowsSince(downAt) >= 4, 15_000);
   const upAt = Date.now();
   nats = await nats.restart();
-  await new Promise((r) => setTimeout(r, 2000));
+  await waitUntil('two windows measured since', () => windowsSince(upAt) >= 3, 15_000);
   measuring = false;
   await loop;
   const lastWindow = Math.floor(Date.now() / W) * W - W; // the last window that had samples and is closed (after grace)
@@ -150,13 +151,13 @@ t.test('mesh — a coordinator that joins late shows what fired before it came',
   const nats = await startNats();
   t.teardown(() => nats.remove());
   const d = await probe(t, 'pdu7');
-  await join(t, nats, 'pdu7', d.p, { parent: 'hall' });
+  const pdu7 = await join(t, nats, 'pdu7', d.p, { parent: 'hall' });
   await d.p.put('indicators', { id: 'amps', kind: 'static', value: 31 });
   await d.p.put('rules', { id: 'load', indicators: ['amps'], period: '1h', decisions: [{ id: 'over', when: 'amps > 30', severity: 'critical' }] });
   await d.p.tickNow('load');
   const hallMerged = new MergedWindows();
   const hall = await probe(t, 'hall', hallMerged);
-  await new Promise((r) => setTimeout(r, 300)); // the alert is in PM_ALERTS before the coordinator exists
+  await waitUntil('the alert is in PM_ALERTS before the coordinator exists', () => pdu7.published === 1, 15_000);
   const hallNode = await join(t, nats, 'hall', hall.p, { merged: hallMerged });
   await waitUntil('the earlier alert listed', () => hallNode.meshAlerts({ scope: 'mesh' }).length === 1, 15_000);
   t.match(hallNode.meshAlerts({ scope: 'mesh' }), [{ probe: 'pdu7', decision: 'over', state: 'firing' }], 'listed as firing');

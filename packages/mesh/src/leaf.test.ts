@@ -37,20 +37,11 @@ t.test('leaf node — a site probe with a restricted user on a leaf server reach
   const merged = new MergedWindows(1);
   merged.attach(central.store);
 
-  // Wait for the leaf connection before the site probe joins.
-  const siteNode = await (async () => {
-    for (let i = 0; ; i++) {
-      try {
-        return await MeshNode.start(
-          { id: 'site1-probe', role: 'delegated', parent: 'central', nats: { servers: [leaf.url], jsDomain: 'hub', user: 'site1-probe', pass: 's1' }, heartbeatMs: 200, store: site.store, partials: { indicators: ['rack_power'], windowMs: W, graceMs: 200 } },
-          site,
-        );
-      } catch (err) {
-        if (i > 25) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  })();
+  // The site probe may join before the leaf links to the hub: its JetStream steps retry until it does.
+  const siteNode = await MeshNode.start(
+    { id: 'site1-probe', role: 'delegated', parent: 'central', nats: { servers: [leaf.url], jsDomain: 'hub', user: 'site1-probe', pass: 's1' }, heartbeatMs: 200, store: site.store, partials: { indicators: ['rack_power'], windowMs: W, graceMs: 200 } },
+    site,
+  );
   t.teardown(() => siteNode.stop());
   const centralNode = await MeshNode.start({ id: 'central', role: 'coordinator', nats: { servers: [hub.url] }, heartbeatMs: 200, store: central.store, merged, children: ['site1-probe'] }, central);
   t.teardown(() => centralNode.stop());

@@ -86,6 +86,7 @@ export class MeshNode {
   private stopping?: Promise<void>;
   private refusedAtStart?: (err: MeshConfigError) => void;
   private configApplied = 0;
+  private readonly heartbeatMs: number;
 
   private constructor(
     private readonly opts: MeshOptions,
@@ -105,7 +106,7 @@ export class MeshNode {
       },
     });
     this.setup = new StreamSetup(this.ctx, opts.nats, opts.streams ?? {}, refused);
-    const heartbeatMs = opts.heartbeatMs ?? 5000;
+    const heartbeatMs = (this.heartbeatMs = opts.heartbeatMs ?? 5000);
     const missedHeartbeats = opts.missedHeartbeats ?? 3;
     this.members = new Membership(clock, heartbeatMs, missedHeartbeats, () => this.link.connectedSince);
     this.sink = new JetStreamSink(this.ctx, opts.nats);
@@ -154,7 +155,7 @@ export class MeshNode {
     if (this.sender) await this.launch(this.sender.spec());
     if (this.merger) await this.launch(this.merger.spec(nats, this.setup));
     if (this.follower) await this.launch(this.follower.spec(nats, this.setup));
-    if (this.coordination) await this.launch(new DeadMan(this.ctx, this.coordination, this.service).spec(this.opts.heartbeatMs ?? 5000));
+    if (this.coordination) await this.launch(new DeadMan(this.ctx, this.coordination, this.service).spec(this.heartbeatMs));
     if (this.opts.config) await this.launch(loopChild('config', (signal) => this.followConfig(signal)));
     // Let the children subscribe, and the server hear it, before the caller goes on.
     const nc = this.link.current;
@@ -186,11 +187,10 @@ export class MeshNode {
 
   private async beat(signal: AbortSignal): Promise<void> {
     const { clock } = this.ctx;
-    const every = this.opts.heartbeatMs ?? 5000;
     for (;;) {
       const nc = await this.link.connection(signal);
       nc.publish(subjects.heartbeat(this.opts.id), enc(this.heartbeat()));
-      await clock.sleep(every, signal);
+      await clock.sleep(this.heartbeatMs, signal);
     }
   }
 

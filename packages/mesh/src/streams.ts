@@ -114,9 +114,9 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, conf
 
 /**
  * Runs a JetStream step until it succeeds, on the current connection: retried with jittered
- * back-off (cut short by a reconnect) while JetStream is unavailable (logged at the first and every tenth attempt); a refused
- * configuration is logged as an error and retried slowly, in case someone fixes it. `failed` hears
- * every failure.
+ * back-off (cut short by a reconnect) while JetStream is unavailable (logged at the first and every
+ * tenth attempt); a refused configuration is retried slowly, in case someone fixes it, and reported
+ * to `failed` (logged as an error without one). `failed` hears every failure.
  */
 export async function untilDone<T>(ctx: MeshContext, nats: NatsOptions, what: string, step: (nc: NatsConnection) => Promise<T>, signal: AbortSignal, failed?: (err: MeshConfigError | MeshUnavailableError) => void): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -126,9 +126,11 @@ export async function untilDone<T>(ctx: MeshContext, nats: NatsOptions, what: st
     } catch (err) {
       if (signal.aborted) throw err;
       const e = classifyApiError(err, what, nats, nc.getServer());
-      failed?.(e);
-      if (e instanceof MeshConfigError) ctx.log('error', e.message);
-      else if (attempt === 0 || attempt % 10 === 9) ctx.log('warn', `${e.message}; retrying`);
+      if (e instanceof MeshConfigError) (failed ?? ((x: MeshConfigError) => ctx.log('error', x.message)))(e);
+      else {
+        failed?.(e);
+        if (attempt === 0 || attempt % 10 === 9) ctx.log('warn', `${e.message}; retrying`);
+      }
       await pause(ctx, backoffDelay(attempt, e instanceof MeshConfigError ? retryRefused : retry), signal);
     }
   }

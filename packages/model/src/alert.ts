@@ -24,3 +24,9 @@ export const Alert = Type.Object(
   { additionalProperties: false },
 );
 export type Alert = Static<typeof Alert>;
+
+/** Rule ids under which components raise their own alerts (the store's full disk, the mesh's dead-man): no user rule may take them. */
+export const componentRules = { store: 'store', mesh: 'mesh' } as const;
+
+/** Names of the alert sinks a probe adds itself (the mesh's JetStream sink): no configured sink may take them. */
+export const builtinSinks = { jetstream: 'jetstream' } as const;

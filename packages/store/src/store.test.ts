@@ -185,11 +185,17 @@ t.test('store — every filter × mode matches a brute-force reference on random
     if (rand() < 0.3) sel.rule = pick(['r1', 'r2'])!;
     const from = pick(edges.slice(1))!;
     const to = pick(edges.slice(1))!;
-    const got = store.window(sel, from, to);
-    const want = referenceWindow(all, sel, from, to);
-    if (got.count !== want.count || !near(got.sum, want.sum) || got.min !== want.min || got.max !== want.max) windows.push(`${JSON.stringify([sel, from, to])}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+    const same = (got: ReturnType<Store['window']>, want: ReturnType<Store['window']>, what: string) => {
+      if (got.count !== want.count || !near(got.sum, want.sum) || got.min !== want.min || got.max !== want.max) windows.push(`${what} ${JSON.stringify([sel, from, to])}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+    };
+    same(store.window(sel, from, to), referenceWindow(all, sel, from, to), 'window');
+    // Per device: each device of the selection once, its aggregate as window() of that device alone.
+    const byDevice = store.windowByDevice(sel, from, to);
+    const devices = from < to ? new Set(all.filter((v) => selects(sel, v)).map((v) => v.device ?? '')) : new Set<string>();
+    if (JSON.stringify([...byDevice.keys()].sort()) !== JSON.stringify([...devices].sort())) windows.push(`windowByDevice ${JSON.stringify([sel, from, to])}: devices ${[...byDevice.keys()]} vs ${[...devices]}`);
+    for (const d of devices) same(byDevice.get(d) ?? { count: -1, sum: 0, min: 0, max: 0 }, referenceWindow(all, { ...sel, device: d }, from, to), `windowByDevice[${d}]`);
   }
-  t.same(windows.slice(0, 5), [], 'window() agrees with the reference');
+  t.same(windows.slice(0, 5), [], 'window() and windowByDevice() agree with the reference');
 
   for (const sel of [{}, { indicator: 'load' }, { rule: 'r2' }, { device: 'a', instance: '' }, { indicator: 'nothing' }] as SeriesSelector[]) {
     const rows = all.filter((v) => selects(sel, v));

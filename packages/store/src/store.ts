@@ -406,7 +406,7 @@ export class Store {
 
   private rawBucket(s: Series, from: number, to: number): Bucket {
     const b = emptyBucket();
-    for (const [ts, d] of this.rows(s, from, to)) addToBucket(b, ts, d);
+    for (const { key, value } of this.values.getRange({ start: [s.id, from], end: [s.id, to] })) addToBucket(b, key[1], value);
     return b;
   }
 
@@ -430,6 +430,21 @@ export class Store {
     const all = emptyBucket();
     if (fromMs < toMs) for (const s of this.match(sel)) mergeBucket(all, this.aggregateSeries(s, fromMs, toMs));
     return { count: all[0], sum: all[1], min: all[2], max: all[4] };
+  }
+
+  /** The aggregate of `window()` per device ('' for values without one), in one pass over the selected series. */
+  windowByDevice(sel: SeriesSelector, fromMs: number, toMs: number): Map<string, Aggregate> {
+    this.check();
+    const out = new Map<string, Aggregate>();
+    if (!(fromMs < toMs)) return out;
+    const byDevice = new Map<string, Bucket>();
+    for (const s of this.match(sel)) {
+      let all = byDevice.get(s.device);
+      if (!all) byDevice.set(s.device, (all = emptyBucket()));
+      mergeBucket(all, this.aggregateSeries(s, fromMs, toMs));
+    }
+    for (const [device, b] of byDevice) out.set(device, { count: b[0], sum: b[1], min: b[2], max: b[4] });
+    return out;
   }
 
   /** The newest value of the selected series (on a tie in time, the first series in series order). */

@@ -38,11 +38,16 @@ async function publishAll(nc: NatsConnection, js: JetStreamOptions, ps: readonly
 
 /** The partial aggregate of one indicator over [start, end) from a probe's store (count 0 when it holds nothing there). */
 export function partialOf(store: Store, probe: string, group: string, indicator: string, start: number, end: number): PartialAggregate {
-  const agg = store.window({ indicator }, start, end);
-  const p: PartialAggregate = { probe, indicator, group, windowStart: start, windowEnd: end, count: agg.count, sum: 0, min: 0, max: 0, devices: 0 };
-  if (agg.count === 0) return p;
-  const devices = new Set(store.series({ indicator }).filter((s) => store.window(s, start, end).count > 0).map((s) => s.device ?? ''));
-  return { ...p, sum: agg.sum, min: agg.min, max: agg.max, devices: devices.size };
+  let [count, sum, min, max, devices] = [0, 0, Infinity, -Infinity, 0];
+  for (const a of store.windowByDevice({ indicator }, start, end).values()) {
+    if (a.count === 0) continue;
+    devices++;
+    count += a.count;
+    sum += a.sum;
+    min = Math.min(min, a.min);
+    max = Math.max(max, a.max);
+  }
+  return { probe, indicator, group, windowStart: start, windowEnd: end, count, sum, min: count ? min : 0, max: count ? max : 0, devices };
 }
 
 /**

@@ -6,6 +6,8 @@ import { ip, netnsList, netnsUnavailable, tempDir, waitUntil } from '@probemesh/
 type Records = { records: Array<{ ts: number; datum: number; device?: string; instance?: string }> };
 type Alert = { probe: string; decision: string; device?: string; state: string };
 
+// About 30 processes (NATS, six probes, simulated hosts, switches, traffic) start on 2 shared cores.
+t.setTimeout(600_000);
 const unavailable = await netnsUnavailable();
 if (unavailable) console.log(`# netns mesh skipped: ${unavailable}`);
 
@@ -13,7 +15,6 @@ t.test(
   'netns mesh — five namespaced networks: web requests and broadcasts counted exactly (capture and RMON), memory/disk/Apache at the delegates, CADE/PUE/CPE to the digit, one alert per network once, nothing left behind',
   { skip: unavailable ? `cannot create network namespaces: ${unavailable}` : false },
   async (t) => {
-    const before = await netnsList();
     const dir = await tempDir();
     t.teardown(() => dir.remove());
     const mesh = await upNetns({ dir: dir.path, period: '2s', statusMs: 0, say: () => undefined, traffic: { paused: true } });
@@ -104,8 +105,19 @@ t.test(
 
     nc.close();
     const namespaces = mesh.namespaces;
+    const pids = mesh.pids();
     t.equal(namespaces.length, 1 + 3 * NETWORKS, 'a namespace for the site and three per network while it ran');
     await mesh.stop();
-    t.same(await netnsList(), before, 'ip netns list as before');
+    // Other tests make and remove namespaces of their own meanwhile: look at ours, and at the mesh's processes.
+    t.same((await netnsList()).filter((n) => namespaces.includes(n)), [], "ip netns list shows none of the mesh's namespaces any more");
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    t.same(Object.entries(pids).filter(([, pid]) => alive(pid)), [], 'and none of its probe processes');
   },
 );

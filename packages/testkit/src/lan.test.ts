@@ -4,7 +4,6 @@ import { createLan, inNetns, ip, netnsGroup, netnsList, netnsUnavailable, startR
 const unavailable = await netnsUnavailable();
 
 t.test('simulated LAN — a burst of traffic is counted exactly by the switch, the web server and the kernel; the namespaces go away', { skip: unavailable }, async (t) => {
-  const before = await netnsList();
   const group = await netnsGroup();
   t.teardown(() => group.remove());
   const lan = await createLan(group, 'lan', '10.0.7', [2, 80]);
@@ -13,7 +12,7 @@ t.test('simulated LAN — a burst of traffic is counted exactly by the switch, t
   t.teardown(() => web.close());
   const sw = await remote<SimulatedSwitch>(lan.hostsNs, 'startSwitch', { ns: lan.bridgeNs, ports: lan.ports, address: '10.0.7.2' });
   t.teardown(() => sw.close());
-  const traffic = await remote<TrafficSource>(lan.trafficNs, 'startTraffic', { ...lan.traffic, web: { host: '10.0.7.80' }, nobody: lan.nobody, peak: { web: 0, broadcast: 0, ip: 0, nonIp: 0 }, paused: true });
+  const traffic = await remote<TrafficSource>(lan.trafficNs, 'startTraffic', { ...lan.traffic, web: { host: '10.0.7.80' }, nobody: lan.nobody, peak: { web: 20, broadcast: 40, ip: 40, nonIp: 20 }, startHour: 14, dayMs: 86_400_000_000, paused: true });
   t.teardown(() => traffic.close());
 
   const sent = await traffic.send({ web: 20, broadcast: 30, ip: 12, nonIp: 6 });
@@ -36,7 +35,17 @@ t.test('simulated LAN — a burst of traffic is counted exactly by the switch, t
   t.equal(await snmp('1.3.6.1.2.1.31.1.1.1.3.2'), '30', 'IF-MIB ifInBroadcastPkts of port 2');
   t.equal(await snmp('1.3.6.1.2.1.2.2.1.2.1'), '"servers"', 'ifDescr names what the port serves');
 
+  // Background traffic at the day's peak, then paused: every frame of it counted too.
+  await traffic.resume();
+  await waitUntil('some background traffic', async () => (await traffic.ledger()).broadcast.packets >= 40, 30_000);
+  const total = await traffic.pause();
+  t.ok(total.ip.packets > 12 && total.nonIp.packets > 6 && total.web.requests > 20, `background web, IP and non-IP traffic as well (${JSON.stringify(total)})`);
+  await waitUntil('the switch saw the background broadcasts', async () => (await sw.counters())[1]!.in.broadcast >= total.broadcast.packets, 10_000);
+  t.equal((await sw.counters())[1]!.in.broadcast, total.broadcast.packets, `all ${total.broadcast.packets} broadcast frames, background included, counted once`);
+  t.equal((await web.stats()).requests, total.web.requests, 'every background request served once');
+
   await Promise.all([traffic.close(), sw.close(), web.close()]);
   await group.remove();
-  t.same(await netnsList(), before, 'ip netns list as before');
+  // Other tests make and remove namespaces of their own meanwhile: look at ours.
+  t.same((await netnsList()).filter((n) => n.startsWith(group.prefix)), [], `ip netns list shows none of ${group.prefix}* any more`);
 });

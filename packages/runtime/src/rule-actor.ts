@@ -235,11 +235,18 @@ export class RuleActor implements Worker {
         if (req.device && r?.ok) answered.add(req.device.id);
         if (!r) return void problems.push(`${where}: connector returned no reading`);
         if (!r.ok) return void problems.push(`${where}: ${r.error}`);
+        const device = req.device?.id;
         for (const s of r.samples) {
-          const v = this.refine(g.indicators[i]!, req.device?.id, s.instance, s.datum, s.ts ?? at, problems);
+          const key = roundKey(req.indicator, device, s.instance);
+          const ts = s.ts ?? at;
+          const v = this.refine(g.indicators[i]!, key, device, s.instance, s.datum, ts, problems);
           if (v === undefined) continue;
-          round.set(roundKey(req.indicator, req.device?.id, s.instance), v);
-          out.push({ indicator: req.indicator, ...(req.device ? { device: req.device.id } : {}), ...(s.instance ? { instance: s.instance } : {}), rule: rule.def.id, ts: s.ts ?? at, datum: v });
+          round.set(key, v);
+          // Built field by field: a table of 20,000 rows makes as many values each tick.
+          const value: Value = { indicator: req.indicator, rule: rule.def.id, ts, datum: v };
+          if (device) value.device = device;
+          if (s.instance) value.instance = s.instance;
+          out.push(value);
         }
       });
       return out;
@@ -251,15 +258,21 @@ export class RuleActor implements Worker {
   }
 
   /** Filter, then transform, one raw reading; undefined when dropped. */
-  private refine(ind: CompiledIndicator, device: string | undefined, instance: string | undefined, raw: Datum, ts: number, problems: string[]): Datum | undefined {
-    const sk = roundKey(ind.def.id, device, instance);
-    const prev = this.prev.get(sk);
-    this.prev.set(sk, { datum: raw, ts });
-    if (!ind.filter && !ind.transform) return raw;
+  private refine(ind: CompiledIndicator, key: string, device: string | undefined, instance: string | undefined, raw: Datum, ts: number, problems: string[]): Datum | undefined {
+    if (!ind.filter && !ind.transform) return raw; // only expressions read `prev` and `dt`
+    const prev = this.prev.get(key);
+    const prevDatum = prev?.datum ?? null;
+    const prevTs = prev?.ts;
+    if (!prev) this.prev.set(key, { datum: raw, ts });
+    else {
+      // Updated in place: no new long-lived object per reading each tick.
+      prev.datum = raw;
+      prev.ts = ts;
+    }
     const env = expressionEnv(this.ctx, ts, device, {
       value: raw,
-      prev: prev?.datum ?? null,
-      dt: prev ? (ts - prev.ts) / 1000 : null,
+      prev: prevDatum,
+      dt: prevTs !== undefined ? (ts - prevTs) / 1000 : null,
       indicator: ind.def.id,
       ...(instance ? { instance } : {}),
     });

@@ -70,6 +70,13 @@ export async function runProbe(
     { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] },
   );
   let mesh: MeshNode | undefined;
+  // The mesh is there before the API serves anything: it starts below, the server after it.
+  const app = createApi(probe, {
+    tokens: config.tokens ?? [],
+    ...(config.http?.bodyLimit ? { bodyLimit: config.http.bodyLimit } : {}),
+    ...(config.nats ? { forward: (id, req) => mesh!.request(id, req), mesh: () => mesh!.membership() } : {}),
+    ...(config.nats && merged ? { meshAlerts: (f: Parameters<MeshNode['meshAlerts']>[0]) => mesh!.meshAlerts(f), meshWindows: (f: Parameters<MeshNode['windows']>[0]) => mesh!.windows(f) } : {}),
+  });
   try {
     if (opts.revisions) await keepApplied(probe.store, { revision: opts.revisions.applied, config });
     const host = config.http?.host ?? '127.0.0.1';
@@ -85,6 +92,7 @@ export async function runProbe(
           ...meshSettings(config),
           ...(merged ? { merged } : {}),
           log: (level, message) => log(level, `[mesh] ${message}`),
+          api: app.answer, // requests other probes forward here (?probe=<this id>)
           // Flash: a config put in KV (probemesh flash) replaces this probe's entities live.
           config: {
             async apply(cfg, rev) {
@@ -111,13 +119,6 @@ export async function runProbe(
       );
       log('info', `in the mesh at ${config.nats.servers.join(', ')}; alerts on pm.alert.*.${config.id}.>`);
     }
-    const m = mesh;
-    const app = createApi(probe, {
-      tokens: config.tokens ?? [],
-      ...(config.http?.bodyLimit ? { bodyLimit: config.http.bodyLimit } : {}),
-      ...(m ? { forward: (id, q) => m.forward(id, q), mesh: () => m.membership() } : {}),
-      ...(m && merged ? { meshAlerts: (f: Parameters<MeshNode['meshAlerts']>[0]) => m.meshAlerts(f), meshWindows: (f: Parameters<MeshNode['windows']>[0]) => m.windows(f) } : {}),
-    });
     const tls = config.http?.tls && (await readTls(config.http.tls));
     const server = await serve(app, { host, port: config.http?.port ?? 8080, ...(tls ? { tls } : {}), ...(config.http?.maxConnections ? { maxConnections: config.http.maxConnections } : {}) });
     log('info', `probe ${config.id} up: ${server.url} (data in ${dataDir})`);
@@ -127,7 +128,7 @@ export async function runProbe(
       async stop() {
         app.close();
         await server.close();
-        await m?.stop();
+        await mesh?.stop();
         await probe.stop();
         for (const s of sinks) s.stop();
       },

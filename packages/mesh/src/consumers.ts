@@ -129,23 +129,16 @@ const MAX_ALERTS = 5000;
 /**
  * A coordinator's alert follower: a durable consumer of `PM_ALERTS` from the start of the stream
  * (what fired before it joined shows as firing). Each transition is taken once (a redelivery that
- * matches the saved transition is ignored), kept in the store, and offered to listeners.
+ * matches the saved transition is ignored) and kept in the store.
  */
 export class AlertFollower {
   /** Newest transition per alert, by `<probe>/<alert id>`. */
   readonly book = new Map<string, Alert>();
   /** Transitions taken (not counting redeliveries). */
   received = 0;
-  private readonly listeners = new Set<(a: Alert) => void>();
 
   constructor(private readonly ctx: MeshContext) {
     for (const [key, a] of ctx.store?.config.entries<Alert>(meshStore.alerts) ?? []) this.book.set(key, a);
-  }
-
-  /** Calls `fn` with each transition taken; returns an unsubscribe. */
-  listen(fn: (a: Alert) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
   }
 
   private async take(m: JsMsg): Promise<void> {
@@ -163,9 +156,7 @@ export class AlertFollower {
     } catch (err) {
       this.ctx.log('warn', `alert on ${m.subject} not kept, redelivered later: ${messageOf(err)}`);
       m.nak(1000);
-      return;
     }
-    for (const fn of this.listeners) fn(a);
   }
 
   /** Keeps the book bounded: beyond MAX_ALERTS entries the oldest resolved ones go. */

@@ -75,19 +75,3 @@ export async function followConfig(
   }
 }
 
-/**
- * Watches `probe.<id>` and hands every valid new configuration to `apply`, in order; an invalid
- * one is reported through `invalid` and never applied. (A mesh node does this itself, supervised,
- * with its `config` option.)
- */
-export async function watchConfig(
-  nc: NatsConnection,
-  id: string,
-  apply: (cfg: ProbeConfig, revision: number) => Promise<void>,
-  invalid: (message: string, revision: number) => void,
-  jsDomain?: string,
-): Promise<{ stop(): void }> {
-  const controller = new AbortController();
-  void followConfig(nc, id, apply, invalid, jsDomain, controller.signal).catch((err: unknown) => invalid(`no longer following the flashed config: ${messageOf(err)}`, 0));
-  return { stop: () => controller.abort() };
-}

@@ -5,7 +5,7 @@ export { type PartialsOptions } from './sender.js';
 export { type StreamSettings } from './streams.js';
 export { type LinkState } from './link.js';
 export { MeshConfigError, MeshUnavailableError, ProbeUnreachableError, meshErrors } from './errors.js';
-export { flash, fetchFlashed, watchConfig, bootBundle, configBucket } from './flash.js';
+export { flash, fetchFlashed, bootBundle, configBucket } from './flash.js';
 export { natsAuthorization, probePublishAllow, type MeshUser } from './auth.js';
 export { natsConnect, connectionOptions } from './connect.js';
 export type { MergedWindow } from '@probemesh/model';

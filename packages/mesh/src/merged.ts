@@ -225,16 +225,6 @@ export class MergedWindows {
     return w && this.judged(w).window;
   }
 
-  /** The newest ready window of an indicator. */
-  latest(indicator: string): MergedWindow | undefined {
-    const ws = [...(this.byIndicator.get(indicator)?.values() ?? [])].sort((a, b) => b.windowStart - a.windowStart);
-    for (const w of ws) {
-      const j = this.judged(w);
-      if (j.state !== 'waiting') return j.window;
-    }
-    return undefined;
-  }
-
   /** The windows in memory, newest first, judged now: for `GET /mesh/windows`. */
   list(filter: { indicator?: string; limit?: number } = {}): MergedWindow[] {
     const ws = filter.indicator ? [...(this.byIndicator.get(filter.indicator)?.values() ?? [])] : [...this.byIndicator.values()].flatMap((m) => [...m.values()]);

@@ -64,7 +64,7 @@ const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 /**
  * A probe's presence on NATS, as a supervision tree: the connection, the streams' set-up, the query
- * responder, membership and heartbeats, the alert outbox, and — as configured — the partial sender
+ * responder, membership and heartbeats, and — as configured — the partial sender
  * (a delegate) or the merger, alert follower and dead-man watch (a coordinator). Each is a small
  * child with `start`/`stop` under a one-for-one `Supervisor` (restart with back-off; past the
  * intensity limit a child is failed and `onFailure` hears it), all on the injected clock. A probe
@@ -261,11 +261,6 @@ export class MeshNode {
     return this.follower?.received ?? 0;
   }
 
-  /** Windows a delegate's partial sender had acknowledged since start. */
-  get windowsSent(): number {
-    return this.sender?.sent ?? 0;
-  }
-
   /** The connection to NATS now, if there is one (for helpers such as flash). */
   get nc() {
     return this.link.current;
@@ -291,11 +286,6 @@ export class MeshNode {
     return [...(this.follower?.book.values() ?? [])]
       .filter((a) => (!filter.state || a.state === filter.state) && (filter.scope === 'mesh' || a.probe === id || this.members.below(a.probe, id)))
       .sort((a, b) => (a.state === b.state ? b.ts - a.ts : a.state === 'firing' ? -1 : 1));
-  }
-
-  /** Called once per alert transition a coordinator receives. */
-  onMeshAlert(fn: (a: Alert) => void): () => void {
-    return this.follower?.listen(fn) ?? (() => false);
   }
 
   /** A coordinator's merged windows, newest first: per indicator and window, the sources in, those missing, complete or not. */

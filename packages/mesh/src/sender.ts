@@ -61,8 +61,6 @@ export function partialOf(store: Store, probe: string, group: string, indicator:
 export class PartialSender {
   private readonly group: string;
   private readonly graceMs: number;
-  /** Windows JetStream acknowledged since start. */
-  sent = 0;
 
   constructor(
     private readonly ctx: MeshContext & { store: Store },
@@ -159,7 +157,6 @@ export class PartialSender {
         );
         await store.config.put(meshStore.state, CURSOR, last);
         const windows = Math.round((last - next) / W) + 1;
-        this.sent += windows;
         if (last < lastClosed) await clock.sleep(Math.max(0, (windows * 1000) / perS - (clock.now() - started)), signal); // a backlog: at most perS windows a second
       }
     });

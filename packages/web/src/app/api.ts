@@ -18,6 +18,9 @@ export class RequestError extends Error {
   }
 }
 
+/** Dispatched on `window` when the probe stops accepting the session's token. */
+export const SIGNED_OUT = 'probemesh:signed-out';
+
 /** What 401 and 403 mean to an operator. */
 export function explain(err: unknown): string {
   if (!(err instanceof RequestError)) return `The probe did not answer: ${(err as Error).message ?? String(err)}. Is it running, and is the network up?`;
@@ -119,6 +122,7 @@ export async function api<T>(path: string, call: Call = {}): Promise<T> {
   } catch {
     throw new RequestError(res.status, 'not-json', `the probe answered ${res.status} with something that is not JSON`);
   }
+  if (res.status === 401 && call.token === undefined) window.dispatchEvent(new Event(SIGNED_OUT)); // the session's token was withdrawn
   if (!res.ok) {
     const e = (body as { error?: { code?: string; message?: string; issues?: Array<{ path: string; message: string }> } })?.error;
     throw new RequestError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`, e?.issues ?? []);

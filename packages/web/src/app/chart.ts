@@ -61,6 +61,11 @@ export class BandChart {
     if (this.pending) this.set(...this.pending);
   }
 
+  /** Marks the chart as waiting for new data: `data-render-ms` goes until it is drawn. */
+  waiting(): void {
+    if (this.el) delete this.el.dataset.renderMs;
+  }
+
   /** Draws `buckets` over `range` (ms); `since` is when their response arrived (performance.now()). */
   set(buckets: readonly Bucket[], since = performance.now(), range?: [number, number]): void {
     this.pending = [buckets, since, range];
@@ -68,7 +73,7 @@ export class BandChart {
     if (!this.plot) return;
     this.pending = undefined;
     this.since = since;
-    if (this.el) delete this.el.dataset.renderMs;
+    this.waiting();
     const x = new Float64Array(buckets.length);
     const lo: Array<number | null> = [];
     const mid: Array<number | null> = [];

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { html, nothing, render } from 'lit';
 import './style.css';
-import { api, explain, roleOf, session, target } from './api.js';
+import { api, explain, RequestError, roleOf, session, SIGNED_OUT, target } from './api.js';
 import { href, onUpdate, route, update, type View } from './state.js';
 import { alertsView, firingCount, startAlertStream, stopAlertStream } from './views/alerts.js';
 import { entityViews } from './views/entities.js';
@@ -111,6 +111,10 @@ function page() {
 
 onUpdate(() => render(page(), document.body));
 window.addEventListener('hashchange', open);
+window.addEventListener(SIGNED_OUT, () => {
+  signOut();
+  signin.error = explain(new RequestError(401, 'unauthorized', ''));
+});
 if (session.token) {
   boot().catch((err) => {
     signin.error = explain(err);

@@ -156,7 +156,7 @@ async function tryIt(kind: Kind): Promise<void> {
       const r = await api<{ results: Outcome[] }>(s.dryRun, { method: 'POST', body: run.body });
       parts.push(html`<h3>${run.label}</h3>${r.results.length
         ? html`<table class="try"><thead><tr><th>device</th><th>value</th><th>would</th></tr></thead><tbody>${r.results.map(
-            (o) => html`<tr><td>${o.device ?? '(rule)'}</td><td>${o.error ? html`<span class="error">${o.error}</span>` : fmt(o.value)}</td><td>${o.alert ? html`<span class="sev ${o.alert.severity}">fire: ${o.alert.message}</span>` : ''}</td></tr>`,
+            (o) => html`<tr><td>${o.device ?? '(rule)'}</td><td>${o.error ? html`<span class="error">${o.error}</span>` : o.value === null ? html`<span class="muted">no value yet (an input has none)</span>` : fmt(o.value)}</td><td>${o.alert ? html`<span class="sev ${o.alert.severity}">fire: ${o.alert.message}</span>` : ''}</td></tr>`,
           )}</tbody></table>`
         : html`<p class="muted">nothing to evaluate it on yet</p>`}`);
     } catch (err) {

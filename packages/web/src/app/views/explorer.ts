@@ -46,6 +46,7 @@ async function draw(p: URLSearchParams, signal: AbortSignal): Promise<void> {
   const { from, to, live } = rangeOf(p);
   Object.assign(s, { from, to, live, stepMs: stepFor(to - from) });
   s.loading = true;
+  chart.waiting();
   update();
   try {
     const device = p.get('device') ?? undefined;

@@ -167,6 +167,8 @@ export interface SlowSseResult {
   heapBeforeMiB: number;
   /** V8 heap in use once they left (waited for, up to 30 s, to come within 16 MiB of the start). */
   heapAfterMiB: number;
+  /** /health round trips just before the clients came, on the same machine load. */
+  healthBeforeMs: number[];
   healthMs: number[];
   dropped: number;
   /** Alerts a client that does read received while the others stalled. */
@@ -185,6 +187,7 @@ export async function slowSseScenario(p: ProbeProcess, clients: number, seconds:
   const rssBeforeMiB = await p.rssMiB();
   const heapBeforeMiB = await heap();
   const before = await ticks();
+  const healthBeforeMs = await sampleFor(3000, 200, () => p.healthMs());
   const reader = new AbortController();
   let readerAlerts = 0;
   const reading = fetch(`${p.url}/alerts/stream?token=${READ}`, { signal: reader.signal }).then(async (res) => {
@@ -202,6 +205,7 @@ export async function slowSseScenario(p: ProbeProcess, clients: number, seconds:
   await waitUntil('the streams are gone', async () => (await p.metric('probemesh_sse_subscribers')) === 0, 30_000, p.proc);
   await waitUntil('the heap is back', async () => (await heap()) < heapBeforeMiB + 16, 30_000, p.proc).catch(() => undefined); // the caller judges heapAfterMiB
   return {
+    healthBeforeMs,
     heapBeforeMiB,
     heapAfterMiB: await heap(),
     rssBeforeMiB,
@@ -232,6 +236,8 @@ export async function seedValues(dataDir: string, n: number): Promise<void> {
 export interface BigQueryResult {
   rssBeforeMiB: number;
   rssPeakMiB: number;
+  /** /health round trips just before the queries, on the same machine load. */
+  healthBeforeMs: number[];
   healthMs: number[];
   /** Records each kind of request returned (all must be whole answers). */
   records: { last: number[]; page: number[]; exported: number[] };
@@ -246,6 +252,7 @@ export async function bigQueryScenario(p: ProbeProcess): Promise<BigQueryResult>
   const ticks = async () => ((await p.call('GET', '/rules/states', undefined, READ)).body as Array<{ rule: string; ticks: number }>).find((r) => r.rule === 'steady')!.ticks;
   const rssBeforeMiB = await p.rssMiB();
   const before = await ticks();
+  const healthBeforeMs = await sampleFor(3000, 200, () => p.healthMs());
   const auth = { authorization: `Bearer ${READ}` };
   const text = async (path: string) => {
     const res = await get(p.url + path, auth);
@@ -279,6 +286,7 @@ export async function bigQueryScenario(p: ProbeProcess): Promise<BigQueryResult>
     const samples = await watching;
     return {
       rssBeforeMiB,
+      healthBeforeMs,
       rssPeakMiB: Math.max(...samples.map((s) => s.rss)),
       healthMs: samples.map((s) => s.health),
       records: { last, page, exported },

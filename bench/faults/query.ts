@@ -24,6 +24,7 @@ export async function run(opts: { quick: boolean }): Promise<Array<Record<string
         values,
         health_p50_ms: +percentile(r.healthMs, 0.5).toFixed(1),
         health_p99_ms: +percentile(r.healthMs, 0.99).toFixed(1),
+        health_before_p99_ms: +percentile(r.healthBeforeMs, 0.99).toFixed(1),
         steady_ticks: r.ticksSteady[1] - r.ticksSteady[0],
       },
     ];

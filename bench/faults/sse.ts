@@ -20,6 +20,7 @@ export async function run(opts: { quick: boolean }): Promise<Array<Record<string
         seconds,
         health_p50_ms: +percentile(r.healthMs, 0.5).toFixed(1),
         health_p99_ms: +percentile(r.healthMs, 0.99).toFixed(1),
+        health_before_p99_ms: +percentile(r.healthBeforeMs, 0.99).toFixed(1),
         dropped: r.dropped,
         reader_alerts: r.readerAlerts,
         heap_before_mib: +r.heapBeforeMiB.toFixed(1),

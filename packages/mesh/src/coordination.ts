@@ -1,5 +1,6 @@
 import type { ChildSpec } from '@probemesh/core';
 import type { ProbeService } from '@probemesh/runtime';
+import { componentRules } from '@probemesh/model';
 import { loopChild } from './child.js';
 import type { MeshContext } from './context.js';
 import type { Membership } from './membership.js';
@@ -83,34 +84,29 @@ export class Coordination implements Judge {
 /**
  * The dead-man watch of a coordinator: every heartbeat period it raises an alert through the probe's
  * own alert path (rule `mesh`, decision `stale`, device = the child) for each child that missed its
- * heartbeats or whose windows stopped going out, and resolves it once the child is back.
+ * heartbeats or whose windows stopped going out, and resolves it once the child is back. Which of
+ * them fire is the probe's to know (it fires each once, and keeps them across a restart).
  */
 export class DeadMan {
-  private readonly firing = new Set<string>();
-
   constructor(
     private readonly ctx: MeshContext,
     private readonly coordination: Coordination,
-    private readonly alerts: Pick<ProbeService, 'raise' | 'resolve'>,
+    private readonly alerts: Pick<ProbeService, 'raise' | 'resolve' | 'active'>,
   ) {}
 
   /** Raises and resolves once, for the children's state now. */
   check(): void {
+    const alert = { rule: componentRules.mesh, decision: 'stale' };
     const children = new Set(this.coordination.children());
     for (const child of children) {
       const why = this.coordination.staleness(child);
-      if (why && !this.firing.has(child)) {
-        this.alerts.raise({ rule: 'mesh', decision: 'stale', device: child, severity: 'warning', message: why });
-        this.firing.add(child);
-      } else if (!why && this.firing.has(child)) this.resolve(child, `probe ${child} is back`);
+      if (why) this.alerts.raise({ ...alert, device: child, severity: 'warning', message: why });
+      else this.alerts.resolve({ ...alert, device: child, message: `probe ${child} is back` });
     }
     // A child no longer listed (the operator removed it) is not stale any more.
-    for (const child of this.firing) if (!children.has(child)) this.resolve(child, `probe ${child} is no longer a child of ${this.ctx.id}`);
-  }
-
-  private resolve(child: string, message: string): void {
-    this.firing.delete(child);
-    this.alerts.resolve({ rule: 'mesh', decision: 'stale', device: child, message });
+    for (const a of this.alerts.active())
+      if (a.rule === alert.rule && a.decision === alert.decision && a.device !== undefined && !children.has(a.device))
+        this.alerts.resolve({ ...alert, device: a.device, message: `probe ${a.device} is no longer a child of ${this.ctx.id}` });
   }
 
   spec(everyMs: number): ChildSpec {

@@ -47,7 +47,9 @@ export function makeAlert(probe: string, v: Verdict, state: AlertState, since: n
 /**
  * Alert semantics operators expect: an alert fires once when its decision has held for its hold
  * time, resolves once when it stops holding, and stays quiet in between; no storm every tick. Each
- * transition goes to `emit` (the probe's outbox) and into a bounded history.
+ * transition goes to `emit` (the probe's outbox) and into a bounded history. The alerts `firing`
+ * when the probe last stopped are taken back as they were, so the first round where their
+ * decision no longer holds resolves them and one where it still holds does not fire them again.
  */
 export class AlertBook {
   private tracks = new Map<string, Track>();
@@ -57,8 +59,14 @@ export class AlertBook {
   constructor(
     private readonly probe: string,
     private readonly emit: (a: Alert) => void,
+    firing: readonly Alert[] = [],
     private readonly keep = 1000,
-  ) {}
+  ) {
+    for (const a of [...firing].sort((x, y) => x.ts - y.ts)) {
+      this.tracks.set(this.key(a.rule, a.decision, a.device), { holdingSince: a.since, firing: a });
+      this.history.push(a);
+    }
+  }
 
   private key(rule: string, decision: string, device?: string): string {
     return `${rule}/${decision}/${device ?? ''}`;
@@ -116,6 +124,13 @@ export class AlertBook {
       if (t.firing) out.push(this.record({ ...t.firing, state: 'resolved', ts: now, message: `${t.firing.message} (rule changed)` }));
     }
     return out;
+  }
+
+  /** The alerts firing now, each as it fired, oldest first. */
+  active(): Alert[] {
+    const out: Alert[] = [];
+    for (const t of this.tracks.values()) if (t.firing) out.push(t.firing);
+    return out.sort((x, y) => x.ts - y.ts);
   }
 
   private record(a: Alert): Alert {

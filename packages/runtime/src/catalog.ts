@@ -1,11 +1,17 @@
 import { ConflictError, NotFoundError, UnprocessableError } from '@probemesh/core';
 import { compile, type Context, type Expression } from '@probemesh/expr';
-import { Device, Indicator, Rule, check, issues, type Datum, type Decision, type TSchema } from '@probemesh/model';
+import { Device, Indicator, Rule, check, componentRules, issues, type Datum, type Decision, type TSchema } from '@probemesh/model';
 import type { ConnectorRegistry } from './registry.js';
 import type { EntityOf, Kind } from './service.js';
 
 const schemaOf: Record<Kind, TSchema> = { indicators: Indicator, devices: Device, rules: Rule };
 const singular: Record<Kind, string> = { indicators: 'indicator', devices: 'device', rules: 'rule' };
+
+/** Whose alerts each reserved rule id names: a user rule of that id would share their alert ids. */
+const RESERVED_RULES: Readonly<Record<string, string>> = {
+  [componentRules.store]: "the store's own alerts (a full disk)",
+  [componentRules.mesh]: "the mesh's dead-man alerts (a child probe gone quiet)",
+};
 
 /** Compiled forms of an indicator's expressions, made once when it is saved. */
 export interface CompiledIndicator {
@@ -118,6 +124,8 @@ export class Catalog {
 
   private prepareRule(def: Rule): CompiledRule {
     const where = `rule '${def.id}'`;
+    const reserved = Object.hasOwn(RESERVED_RULES, def.id) ? RESERVED_RULES[def.id] : undefined;
+    if (reserved) throw new UnprocessableError(`${where}: the id '${def.id}' is reserved for ${reserved}; give the rule another id`);
     const missing = def.indicators.filter((i) => !this.indicators.has(i));
     if (missing.length) throw new UnprocessableError(`${where}: unknown indicator(s) ${missing.join(', ')}`);
     const missingDevices = (def.targets?.devices ?? []).filter((d) => !this.devices.has(d));

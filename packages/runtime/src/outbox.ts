@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AlertSink, BackoffPolicy, Clock } from '@probemesh/core';
+import type { AlertSink, BackoffPolicy, Clock, SinkHost } from '@probemesh/core';
 import { ProbemeshError, backoffDelay, messageOf, transitionId } from '@probemesh/core';
 import type { Alert } from '@probemesh/model';
 import type { Store } from '@probemesh/store';
@@ -23,6 +23,8 @@ export interface SinkStats {
 export interface AlertOutboxOptions {
   clock: Clock;
   log: LogFn;
+  /** What each sink is started with: the alerts firing now. */
+  host: SinkHost;
   /** Delays between attempts of one sink (default 1 s growing to 60 s, jittered). */
   backoff?: BackoffPolicy;
 }
@@ -55,6 +57,7 @@ class Lane {
     this.stats = { name: sink.name, pending: 0, delivered: 0, retries: 0, rejected: 0 };
     // What the store still owes this sink (from before a restart) goes first, in its order.
     for (const [key, alert] of store.config.entries<Alert>(kindOf(sink.name))) this.queue.push({ key, alert, saved: Promise.resolve(true) });
+    sink.start?.(opts.host);
     this.done = this.run(this.controller.signal).catch((err: unknown) => {
       if (!this.controller.signal.aborted) opts.log('error', `alert sink ${sink.name} stopped delivering: ${messageOf(err)}`);
     });
@@ -106,6 +109,11 @@ class Lane {
   async stop(): Promise<void> {
     this.controller.abort(new ProbemeshError(`alert sink ${this.sink.name} stopped`));
     await this.done;
+    try {
+      await this.sink.stop?.();
+    } catch (err) {
+      this.opts.log('warn', `alert sink ${this.sink.name} did not stop cleanly: ${messageOf(err)}`);
+    }
   }
 }
 
@@ -128,13 +136,13 @@ export class AlertOutbox {
     private readonly opts: AlertOutboxOptions,
   ) {}
 
-  /** Adds a sink: it gets every transition from now on, after what the store still owes it. */
+  /** Adds and starts a sink: it gets every transition from now on, after what the store still owes it. */
   add(sink: AlertSink): void {
     if (this.lanes.has(sink.name)) throw new ProbemeshError(`an alert sink named '${sink.name}' is already added`);
     this.lanes.set(sink.name, new Lane(sink, this.store, this.opts));
   }
 
-  /** Removes a sink; what it is still owed stays in the store for a sink of that name. Idempotent. */
+  /** Removes and stops a sink; what it is still owed stays in the store for a sink of that name. Idempotent. */
   async remove(name: string): Promise<void> {
     const lane = this.lanes.get(name);
     this.lanes.delete(name);
@@ -161,7 +169,7 @@ export class AlertOutbox {
     return [...this.lanes.values()].map((l) => ({ ...l.stats, pending: l.queue.length }));
   }
 
-  /** Stops every sink's deliveries (what is owed stays in the store). Idempotent. */
+  /** Stops every sink and its deliveries (what is owed stays in the store). Idempotent. */
   async stop(): Promise<void> {
     const lanes = [...this.lanes.values()];
     this.lanes.clear();

@@ -1,7 +1,7 @@
 import type { AlertSink, Clock, Connector, TimerHandle } from '@probemesh/core';
 import { NotFoundError, ProbemeshError, Supervisor, UnprocessableError, messageOf, systemClock } from '@probemesh/core';
 import type { Alert, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
-import { Datum as DatumSchema, DryRun as DryRunSchema, Query as QuerySchema, check, type DryRun, type DryRunResult } from '@probemesh/model';
+import { Datum as DatumSchema, DryRun as DryRunSchema, Query as QuerySchema, check, componentRules, type DryRun, type DryRunResult } from '@probemesh/model';
 import { Store } from '@probemesh/store';
 import { AlertBook } from './alerts.js';
 import { Catalog } from './catalog.js';
@@ -45,6 +45,9 @@ export interface Entities {
 }
 
 const RETENTION_EVERY_MS = 60_000;
+
+/** The store kind of the alerts firing now, by alert id: a restarted probe takes them back. */
+const FIRING = 'alerts.firing';
 
 /**
  * Puts a config's entities in dependency order — devices, indicators (formulas may use each
@@ -131,9 +134,10 @@ export class Probe implements ProbeService {
     this.catalog = new Catalog(connectors);
     this.startedAt = clock.now();
     const log = opts.log ?? (() => undefined);
-    this.outbox = new AlertOutbox(store, { clock, log });
+    const firing = store.config.list<Alert>(FIRING).filter((a) => a.probe === opts.id);
+    this.alertBook = new AlertBook(opts.id, (a) => this.transition(a), firing);
+    this.outbox = new AlertOutbox(store, { clock, log, host: this.alertBook });
     for (const sink of opts.sinks ?? []) this.outbox.add(sink);
-    this.alertBook = new AlertBook(opts.id, (a) => this.transition(a));
     this.writer = new StoreWriter(store, { clock, log, onChange: (h) => this.storeChanged(h) });
     this.supervisor = new Supervisor({
       clock,
@@ -160,6 +164,7 @@ export class Probe implements ProbeService {
     const probe = new Probe(opts, store, connectors, clock);
     try {
       await probe.load(entities);
+      probe.settleRestored();
     } catch (err) {
       await probe.stop();
       throw err;
@@ -190,6 +195,18 @@ export class Probe implements ProbeService {
         log('warn', `skipped ${kind} ${JSON.stringify((entity as { id?: string }).id)}: ${messageOf(err)}`);
       },
     );
+  }
+
+  /**
+   * Resolves the alerts taken back from the store that nothing will judge again: those of a rule
+   * that is gone (the others resolve at their rule's first round where they no longer hold, or
+   * when the rule changed its decisions), and the store's own when it takes writes.
+   */
+  private settleRestored(): void {
+    const now = this.clock.now();
+    const components: ReadonlySet<string> = new Set(Object.values(componentRules));
+    for (const rule of new Set(this.alertBook.active().map((a) => a.rule))) if (!components.has(rule) && !this.catalog.rules.has(rule)) this.alertBook.resolveRule(rule, now);
+    this.storeChanged(this.writer.health());
   }
 
   /**
@@ -359,14 +376,17 @@ export class Probe implements ProbeService {
 
   /** The `store` alert: raised when the store stops taking writes, resolved when it takes them again. */
   private storeChanged(h: StoreHealth): void {
-    const alert = { rule: 'store', decision: 'unavailable' };
+    const alert = { rule: componentRules.store, decision: 'unavailable' };
     if (h.available) this.resolve({ ...alert, message: 'the store takes writes again; held values are written' });
     else this.raise({ ...alert, severity: 'critical', message: `the store cannot commit values (${h.error ?? ''}): rules keep running, their values are held and written when space returns` });
   }
 
-  /** Every alert transition: durable for the sinks, then live to the listeners. */
+  /** Every alert transition: durable for the sinks and for a restart, then live to the listeners. */
   private transition(a: Alert): void {
     void this.outbox.enqueue(a);
+    (a.state === 'firing' ? this.store.config.put(FIRING, a.id, a) : this.store.config.delete(FIRING, a.id)).catch((err: unknown) =>
+      this.opts.log?.('warn', `alert ${a.id} ${a.state} but not recorded so in the store (${a.state === 'firing' ? 'a restart before it resolves forgets it' : 'a restart resolves it again'}): ${messageOf(err)}`),
+    );
     for (const fn of this.listeners) {
       try {
         fn(a);
@@ -391,6 +411,10 @@ export class Probe implements ProbeService {
 
   alerts(filter?: AlertFilter): Alert[] {
     return this.alertBook.list(filter);
+  }
+
+  active(): Alert[] {
+    return this.alertBook.active();
   }
 
   onAlert(fn: (a: Alert) => void): () => void {

@@ -277,3 +277,72 @@ t.test('runtime — a dry run tries a formula, transform or decision on current 
   t.same(probe.list('indicators'), indicators, 'nothing saved');
   t.same(probe.alerts(), [], 'nothing fired');
 });
+
+t.test('runtime — firing alerts survive a restart: still true, no second firing; cleared, one resolution; a rule that no longer loads and the store’s own alert resolve at start', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const clock = new ManualClock(1_700_000_000_000);
+  const values = new Map<string, number | string>([['a/power', 150]]);
+  const start = (connectors: Connector[] = [tableConnector(values)]) => Probe.start({ id: 'p1', dataDir: dir.path, connectors, clock });
+  /** Each transition the probe lists since it started (those it took back first). */
+  const transitions = (probe: Probe) => probe.alerts().map((a) => `${a.state} ${a.rule}/${a.decision}${a.device ? `@${a.device}` : ''} since ${a.since - 1_700_000_000_000}`);
+  let probe = await start();
+  await probe.put('devices', { id: 'a', address: '127.0.0.1' });
+  await probe.put('indicators', { id: 'power', kind: 'atomic', source: { scheme: 'table', key: 'power' } });
+  await probe.put('rules', { id: 'hot', indicators: ['power'], targets: { devices: ['a'] }, period: '1h', decisions: [{ id: 'over', when: 'power > 100', indicator: 'power' }] });
+  await probe.tickNow('hot');
+  probe.raise({ rule: 'mesh', decision: 'stale', device: 'child1', message: 'child1 is quiet' });
+  probe.raise({ rule: 'store', decision: 'unavailable', severity: 'critical', message: 'disk full' });
+  const fired = probe.active();
+  t.same(fired.map((a) => a.id), ['p1.hot.over.a', 'p1.mesh.stale.child1', 'p1.store.unavailable']);
+  await probe.stop();
+
+  await clock.advance(60_000);
+  probe = await start();
+  t.same(transitions(probe), ['firing hot/over@a since 0', 'firing mesh/stale@child1 since 0', 'firing store/unavailable since 0', 'resolved store/unavailable since 0'], 'taken back as they fired; the store takes writes, so its own alert resolves at start');
+  t.same(probe.active(), fired.slice(0, 2), 'the others fire on');
+  await probe.tickNow('hot');
+  t.equal(transitions(probe).length, 4, 'still true: no second firing');
+  values.set('a/power', 20);
+  await probe.tickNow('hot');
+  await probe.tickNow('hot');
+  t.same(transitions(probe).slice(4), ['resolved hot/over@a since 0'], 'cleared: resolved once, since it first fired');
+  t.same(probe.active().map((a) => a.id), ['p1.mesh.stale.child1'], 'the mesh resolves its own (its dead-man asks active())');
+  values.set('a/power', 150);
+  await probe.tickNow('hot');
+  await probe.stop();
+
+  // Restarted without the connector its rule reads: the rule is skipped, and nothing would judge its alert again.
+  probe = await start([]);
+  t.teardown(() => probe.stop());
+  t.same(probe.list('rules'), []);
+  t.same(transitions(probe), ['firing mesh/stale@child1 since 0', 'firing hot/over@a since 60000', 'resolved hot/over@a since 60000'], 'the alert of a rule that no longer loads resolves at start');
+  t.same(probe.active().map((a) => a.id), ['p1.mesh.stale.child1']);
+});
+
+t.test('runtime — rule ids under which components raise alerts are refused for user rules', async (t) => {
+  const probe = await setup(t, new Map());
+  await t.rejects(probe.put('rules', { id: 'store', indicators: ['power'], period: '1h' }), { name: 'UnprocessableError', message: "rule 'store': the id 'store' is reserved for the store's own alerts (a full disk); give the rule another id" });
+  await t.rejects(probe.put('rules', { id: 'mesh', indicators: ['power'], period: '1h' }), { name: 'UnprocessableError', message: "rule 'mesh': the id 'mesh' is reserved for the mesh's dead-man alerts (a child probe gone quiet); give the rule another id" });
+  t.same(probe.list('rules'), [], 'nothing saved');
+  const problems = await checkEntities([], { indicators: [{ id: 'racks', kind: 'static', value: 1 }], rules: [{ id: 'store', indicators: ['racks'], period: '1h' }] });
+  t.same(problems.map((p) => [p.path, (p.error as Error).message]), [['/rules/0', "rule 'store': the id 'store' is reserved for the store's own alerts (a full disk); give the rule another id"]], 'a config file is checked alike');
+});
+
+t.test('runtime — the outbox starts a sink with what fires now, and stops it when it is removed or the probe stops', async (t) => {
+  const probe = await setup(t, new Map());
+  probe.raise({ rule: 'mesh', decision: 'stale', device: 'c1', message: 'c1 is quiet' });
+  const calls: string[] = [];
+  const sink = (name: string) => ({
+    name,
+    deliver: async () => undefined,
+    start: (host: { active(): Array<{ id: string }> }) => calls.push(`start ${name}: ${host.active().map((a) => a.id).join()}`),
+    stop: () => void calls.push(`stop ${name}`),
+  });
+  const remove = probe.addSink(sink('one'));
+  probe.addSink(sink('two'));
+  await remove();
+  await remove();
+  await probe.stop();
+  t.same(calls, ['start one: p1.mesh.stale.c1', 'start two: p1.mesh.stale.c1', 'stop one', 'stop two']);
+});

@@ -121,7 +121,10 @@ export interface ProbeService {
    */
   scan(q: Query): Iterable<Value[]>;
   ruleStates(): RuleState[];
+  /** Recent alert transitions (firing, resolved), newest last, filtered. */
   alerts(filter?: AlertFilter): Alert[];
+  /** The alerts firing now, each as it fired, oldest first (those firing when the probe stopped are taken back at start). */
+  active(): Alert[];
   /**
    * Calls `fn` with every alert transition (firing, resolved) from now on, live and in memory only
    * (for streams; durable delivery is a sink's); a throw is logged. Returns an unsubscribe.

@@ -1,4 +1,4 @@
-import { messageOf, type AlertSink, type TimerHandle } from '@probemesh/core';
+import { messageOf, type AlertSink, type SinkHost, type TimerHandle } from '@probemesh/core';
 import { ValidationError, type Alert } from '@probemesh/model';
 import { httpTarget, postJson, type HttpTarget, type HttpTargetOptions } from './post.js';
 
@@ -32,17 +32,18 @@ const BATCH = 500;
 
 /**
  * Sends alert transitions to Prometheus Alertmanager (`<url>/api/v2/alerts`). A firing alert
- * carries `endsAt` = now + 4 × the re-send interval and is sent again every interval while it
- * fires, so Alertmanager keeps it and resolves it by itself if the probe goes silent; a resolved
- * alert carries `endsAt` = the time it resolved. `stop()` ends the re-sends.
+ * carries `endsAt` = now + 4 × the re-send interval; every interval the alerts firing now (as the
+ * probe that started the sink says: `start(host)`) are sent again, so Alertmanager keeps them and
+ * resolves them by itself if the probe goes silent; a resolved alert carries `endsAt` = the time it
+ * resolved. `stop()` ends the re-sends.
  */
 export class AlertmanagerSink implements AlertSink {
   readonly name: string;
   private readonly target: HttpTarget;
   private readonly labels: Record<string, string>;
   private readonly resendMs: number;
-  /** Firing alerts by `Alert.id`, re-sent while they fire. */
-  private readonly firing = new Map<string, Alert>();
+  /** Who says what fires now; nothing until the outbox starts the sink. */
+  private host: SinkHost = { active: () => [] };
   /** Posts run one at a time, so a re-send never lands after the resolution it preceded. */
   private queue: Promise<unknown> = Promise.resolve();
   private timer: TimerHandle | undefined;
@@ -61,17 +62,15 @@ export class AlertmanagerSink implements AlertSink {
   /** Posts the transition; see `postJson` for what it throws. Alertmanager merges repeats by their labels, so the id is not sent. */
   deliver(alert: Alert, _id: string, signal: AbortSignal): Promise<void> {
     return this.exclusive(async () => {
-      // Recorded first: a resolution that is still being retried already stops the re-sends.
-      if (alert.state === 'firing') this.firing.set(alert.id, alert);
-      else this.firing.delete(alert.id);
       this.schedule();
       await postJson(this.target, JSON.stringify([this.postable(alert)]), {}, signal);
     });
   }
 
-  /** Firing alerts it re-sends. */
-  get firingCount(): number {
-    return this.firing.size;
+  /** Re-sends, every interval, what `host` says fires now (those of before a restart too). Idempotent. */
+  start(host: SinkHost): void {
+    this.host = host;
+    this.schedule();
   }
 
   /** Ends the re-sends and aborts one in flight. Idempotent. */
@@ -111,7 +110,7 @@ export class AlertmanagerSink implements AlertSink {
 
   /** Arms the re-send timer while something fires. */
   private schedule(): void {
-    if (this.timer || this.firing.size === 0 || this.stopping.signal.aborted) return;
+    if (this.timer || this.stopping.signal.aborted || this.host.active().length === 0) return;
     this.timer = this.target.clock.setTimeout(() => {
       this.timer = undefined;
       void this.exclusive(() => this.resend()).finally(() => this.schedule());
@@ -119,7 +118,7 @@ export class AlertmanagerSink implements AlertSink {
   }
 
   private async resend(): Promise<void> {
-    const all = [...this.firing.values()];
+    const all = this.host.active();
     for (let i = 0; i < all.length && !this.stopping.signal.aborted; i += BATCH) {
       try {
         await postJson(this.target, JSON.stringify(all.slice(i, i + BATCH).map((a) => this.postable(a))), {}, this.stopping.signal);

@@ -4,6 +4,8 @@ export * from './process.js';
 export * from './snmpd.js';
 export * from './nats.js';
 export * from './conformance.js';
+export * from './flood.js';
+export * from './prometheus.js';
 export * from './json-device.js';
 export * from './agents.js';
 export * from './sample.js';

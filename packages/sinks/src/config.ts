@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { messageOf, type Clock } from '@probemesh/core';
-import { durationMs, ValidationError, type AlertSinkConfig, type Issue } from '@probemesh/model';
+import { builtinSinks, durationMs, ValidationError, type AlertSinkConfig, type Issue } from '@probemesh/model';
 import { AlertmanagerSink } from './alertmanager.js';
 import { WebhookSink } from './webhook.js';
 
@@ -15,9 +15,13 @@ export interface SinkContext {
 /** A sink built from the config; `stop()` ends what it runs between deliveries (Alertmanager's re-sends). */
 export type ConfiguredSink = WebhookSink | AlertmanagerSink;
 
+/** Names a probe gives its own sinks (the mesh's); a configured sink of such a name would share its outbox. */
+const BUILTIN: ReadonlySet<string> = new Set(Object.values(builtinSinks));
+
 /**
  * Builds the sinks of a probe's `alerts.sinks` (CA files read, names defaulted to the type, then
- * `-2`, `-3` …). Throws a ValidationError naming every entry that is wrong.
+ * `-2`, `-3` …). Throws a ValidationError naming every entry that is wrong, a name the probe gives
+ * one of its own sinks included.
  */
 export async function createSinks(configs: readonly AlertSinkConfig[], ctx: SinkContext = {}): Promise<ConfiguredSink[]> {
   const path = ctx.path ?? '/alerts/sinks';
@@ -30,6 +34,7 @@ export async function createSinks(configs: readonly AlertSinkConfig[], ctx: Sink
     ofType.set(c.type, n);
     const name = c.name ?? (n === 1 ? c.type : `${c.type}-${n}`);
     if (names.has(name)) problems.push({ path: `${path}/${i}/name`, message: `'${name}' names another sink too; give each sink its own name` });
+    if (BUILTIN.has(name)) problems.push({ path: `${path}/${i}/name`, message: `'${name}' is the name of the probe's own sink to the mesh; give this sink another name` });
     names.add(name);
     try {
       const http = {

@@ -393,12 +393,14 @@ t.test('config — sinks built from alerts.sinks: names defaulted per type, ever
     { type: 'webhook', name: 'pager', url: r.url },
     { type: 'alertmanager', name: 'pager', url: 'http://127.0.0.1:9093', labels: { alertname: 'x' } },
     { type: 'webhook', url: r.url, ca: '/nonexistent/ca.pem' },
+    { type: 'webhook', name: 'jetstream', url: r.url },
   ]).catch((e: unknown) => e);
   t.type(err, ValidationError);
   t.same(
     (err as ValidationError).issues.map((i) => i.path),
-    ['/alerts/sinks/1/name', '/alerts/sinks/1/labels/alertname', '/alerts/sinks/2/ca'],
+    ['/alerts/sinks/1/name', '/alerts/sinks/1/labels/alertname', '/alerts/sinks/2/ca', '/alerts/sinks/3/name'],
   );
+  t.match((err as Error).message, /\/alerts\/sinks\/3\/name 'jetstream' is the name of the probe's own sink to the mesh; give this sink another name/);
   t.match((err as Error).message, /\/alerts\/sinks\/1\/name 'pager' names another sink too/);
   t.match((err as Error).message, /\/alerts\/sinks\/2\/ca cannot read \/nonexistent\/ca\.pem: ENOENT/);
 });

@@ -57,6 +57,20 @@ t.test('start — a stream that already captures the mesh subjects stops the pro
   await started.catch((err: Error) => t.match(err.message, `NATS at 127.0.0.1:${nats.port}: stream EVERYTHING already captures pm.partial.>, which the mesh's stream PM_PARTIALS needs: remove that stream or its subjects`));
 });
 
+t.test('start — a PM_ALERTS of an earlier version (capturing pm.alert.> itself) stops the probe with how to make it again', async (t) => {
+  const nats = await startNats();
+  t.teardown(() => nats.remove());
+  const nc = await connect({ servers: nats.url });
+  t.teardown(() => nc.close());
+  await (await jetstreamManager(nc)).streams.add({ name: 'PM_ALERTS', subjects: ['pm.alert.>'], duplicate_window: 120e9 });
+  const p = await probe(t, 'edge5');
+  const started = MeshNode.start({ id: 'edge5', role: 'delegated', nats: { servers: [nats.url] }, log: quiet }, p);
+  await t.rejects(started, MeshConfigError);
+  await started.catch((err: Error) =>
+    t.match(err.message, `stream PM_ALERTS exists with subjects ["pm.alert.>"] and limits retention (as an earlier probemesh made it: its alerts are already at the coordinators); the mesh needs ["pm.in.alert.>"] republished to pm.alert.> with limits retention: delete it (nats stream rm PM_ALERTS)`),
+  );
+});
+
 t.test('start — 30 probes started at once against a fresh server, five rounds: none stops, each one’s alert is stored once', async (t) => {
   const ids = Array.from({ length: 30 }, (_, i) => `p${String(i).padStart(2, '0')}`);
   const probes = await Promise.all(ids.map((id) => probe(t, id)));

@@ -82,14 +82,11 @@ export async function ensureStream(jsm: JetStreamManager, wanted: StreamConfig, 
     if (err.code !== code.nameInUse) throw err;
   }
   const have = (await jsm.streams.info(wanted.name)).config;
-  const legacy = wanted.name === streams.alerts && sorted(have.subjects) === sorted([subjects.alerts]);
-  if (legacy) {
-    // Streams of earlier versions captured pm.alert.> directly: move them to the ingest subjects.
-    await jsm.streams.update(wanted.name, { ...have, subjects: wanted.subjects, republish: wanted.republish! });
-    log('info', `stream ${wanted.name}: now captures ${wanted.subjects.join(', ')} and republishes on ${subjects.alerts}`);
-  } else if (sorted(have.subjects) !== sorted(wanted.subjects) || !sameRepublish(have.republish, wanted.republish) || have.retention !== wanted.retention) {
+  if (sorted(have.subjects) !== sorted(wanted.subjects) || !sameRepublish(have.republish, wanted.republish) || have.retention !== wanted.retention) {
+    // A stream's republish cannot be changed in place (nats-server refuses it): it must be made again.
+    const earlier = wanted.name === streams.alerts && sorted(have.subjects) === sorted([subjects.alerts]) ? ' (as an earlier probemesh made it: its alerts are already at the coordinators)' : '';
     throw new MeshConfigError(
-      `${where}: stream ${wanted.name} exists with subjects ${JSON.stringify(have.subjects)}${have.republish ? ` republished to ${have.republish.dest}` : ''} and ${have.retention} retention; the mesh needs ${JSON.stringify(wanted.subjects)}${wanted.republish ? ` republished to ${wanted.republish.dest}` : ''} with limits retention: delete it (nats stream rm ${wanted.name}) and the probes create it again`,
+      `${where}: stream ${wanted.name} exists with subjects ${JSON.stringify(have.subjects)}${have.republish ? ` republished to ${have.republish.dest}` : ''} and ${have.retention} retention${earlier}; the mesh needs ${JSON.stringify(wanted.subjects)}${wanted.republish ? ` republished to ${wanted.republish.dest}` : ''} with limits retention: delete it (nats stream rm ${wanted.name}) and the probes make it again`,
     );
   }
   // Only a probe configured with limits or replicas changes them (others leave them as they are).

@@ -7,10 +7,18 @@ import type { EntityOf, Kind } from './service.js';
 const schemaOf: Record<Kind, TSchema> = { indicators: Indicator, devices: Device, rules: Rule };
 const singular: Record<Kind, string> = { indicators: 'indicator', devices: 'device', rules: 'rule' };
 
-/** Whose alerts each reserved rule id names: a user rule of that id would share their alert ids. */
-const RESERVED_RULES: Readonly<Record<string, string>> = {
-  [componentRules.store]: "the store's own alerts (a full disk)",
-  [componentRules.mesh]: "the mesh's dead-man alerts (a child probe gone quiet)",
+/**
+ * Ids no entity of a kind may take, and what holds each: a component's alerts (a user rule of that
+ * id would share their alert ids), or a fixed API route beside `/<kind>/{id}` (it would hide the entity).
+ */
+const RESERVED: { readonly [K in Kind]: Readonly<Record<string, string>> } = {
+  indicators: {},
+  devices: {},
+  rules: {
+    [componentRules.store]: "the store's own alerts (a full disk)",
+    [componentRules.mesh]: "the mesh's dead-man alerts (a child probe gone quiet)",
+    states: "the API's GET /rules/states (every rule's state)",
+  },
 };
 
 /** Compiled forms of an indicator's expressions, made once when it is saved. */
@@ -73,6 +81,8 @@ export class Catalog {
   prepare<K extends Kind>(kind: K, entity: unknown): { id: string; compiled: CompiledIndicator | Device | CompiledRule } {
     const what = singular[kind];
     const def = check(schemaOf[kind], entity, what) as EntityOf[K];
+    const reserved = Object.hasOwn(RESERVED[kind], def.id) ? RESERVED[kind][def.id] : undefined;
+    if (reserved) throw new UnprocessableError(`${what} '${def.id}': the id '${def.id}' is reserved for ${reserved}; give the ${what} another id`);
     const known = (id: string) => this.indicators.has(id) || id === def.id;
     switch (kind) {
       case 'indicators':
@@ -124,8 +134,6 @@ export class Catalog {
 
   private prepareRule(def: Rule): CompiledRule {
     const where = `rule '${def.id}'`;
-    const reserved = Object.hasOwn(RESERVED_RULES, def.id) ? RESERVED_RULES[def.id] : undefined;
-    if (reserved) throw new UnprocessableError(`${where}: the id '${def.id}' is reserved for ${reserved}; give the rule another id`);
     const missing = def.indicators.filter((i) => !this.indicators.has(i));
     if (missing.length) throw new UnprocessableError(`${where}: unknown indicator(s) ${missing.join(', ')}`);
     const missingDevices = (def.targets?.devices ?? []).filter((d) => !this.devices.has(d));

@@ -181,6 +181,27 @@ t.test('api — the route table: every mounted route is documented, every docume
     for (const [m, op] of Object.entries(ops)) t.ok(Object.keys(op.responses).some((s) => s.startsWith('2')), `${m} ${path} documents its success`);
 });
 
+t.test('api — an id that a fixed route beside /{collection}/{id} would hide is refused, saying which route', async (t) => {
+  const { call } = await setup(t);
+  const doc = (await call('GET', '/openapi.json', undefined, null)).body as { paths: Record<string, object> };
+  const collections = Object.keys(doc.paths).flatMap((p) => /^\/([a-z]+)\/\{id\}$/.exec(p)?.slice(1) ?? []);
+  // Every path /<collection>/<word> is matched before /<collection>/{id}: no entity may take <word> as its id.
+  const fixed = Object.keys(doc.paths).flatMap((p) => {
+    const m = /^\/([a-z]+)\/([A-Za-z0-9_-]+)$/.exec(p);
+    return m && collections.includes(m[1]!) ? [[m[1]!, m[2]!] as const] : [];
+  });
+  t.same(fixed, [['rules', 'states']], 'the fixed routes beside a collection');
+  const bodies: Record<string, object> = { rules: { indicators: ['temp'], period: '1h' }, indicators: { kind: 'static', value: 1 }, devices: { address: '127.0.0.1' } };
+  for (const [kind, word] of fixed) {
+    const put = await call('PUT', `/${kind}/${word}`, bodies[kind]);
+    t.equal(put.status, 422, `PUT /${kind}/${word} is refused`);
+    t.equal(put.body.error.message, "rule 'states': the id 'states' is reserved for the API's GET /rules/states (every rule's state); give the rule another id");
+    t.equal((await call('POST', `/${kind}`, { id: word, ...bodies[kind] })).status, 422, `POST /${kind} with id ${word} too`);
+    t.same((await call('GET', `/${kind}`)).body, [], 'nothing saved');
+  }
+  t.same((await call('GET', '/rules/states')).body, [], '/rules/states still answers the states');
+});
+
 t.test('api — records in pages (limit, cursor, next), large pages streamed, and every record exported as NDJSON and CSV', async (t) => {
   const { probe, call, server } = await setup(t);
   const values = [];

@@ -54,7 +54,7 @@ export interface ConnectorSession<P = unknown, D = unknown> {
    * close what nothing reads.
    */
   sync?(requests: ReadonlyArray<ReadRequest<P, D>>): Promise<void>;
-  /** Self-metrics (drops, packets, rejects …) shown by the probe's /metrics. */
+  /** Self-metrics (drops, packets, rejects …) shown by the probe's /metrics: gauges, but for those the connector names in `counters`. */
   stats?(): Record<string, number>;
   stop(): Promise<void>;
 }
@@ -70,6 +70,11 @@ export interface Connector<PS extends TSchema = TSchema, DS extends TSchema = TS
   readonly deviceParams?: DS;
   /** Whether each request names a device (snmp, http) or reads something local (pcap, syslog). */
   readonly perDevice: boolean;
+  /**
+   * The names of its sessions' `stats()` that only grow (packets, drops, rejects; back to 0 only when
+   * the session restarts): /metrics shows them as `_total` counters, the other stats as gauges.
+   */
+  readonly counters?: readonly string[];
   /** What is wrong with schema-checked `params` that the schema cannot say (a pattern the engine cannot run); checked when an indicator is saved. */
   check?(params: Static<PS>): string | undefined;
   start(ctx: ConnectorContext): ConnectorSession<Static<PS>, Static<DS>> | Promise<ConnectorSession<Static<PS>, Static<DS>>>;

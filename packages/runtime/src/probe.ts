@@ -456,6 +456,7 @@ export class Probe implements ProbeService {
       ...((m) => ({ rssBytes: m.rss, heapUsedBytes: m.heapUsed }))(process.memoryUsage()),
       rules: this.ruleStates(),
       connectors: this.connectors.stats(),
+      connectorCounters: Object.fromEntries(this.connectors.all().flatMap((c) => (c.counters ? [[c.scheme, c.counters]] : []))),
       store: this.writer.health(),
       sinks: this.outbox.stats(),
       ...(this.opts.uncaughtErrors ? { uncaughtErrors: this.opts.uncaughtErrors() } : {}),

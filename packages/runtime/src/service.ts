@@ -86,7 +86,10 @@ export interface ProbeMetrics {
   /** V8 heap in use (of `rssBytes`). */
   heapUsedBytes: number;
   rules: RuleState[];
+  /** Each started connector's `stats()`, by scheme. */
   connectors: Record<string, Record<string, number>>;
+  /** By scheme, the names among `connectors[scheme]` that only grow (the connector's `counters`). */
+  connectorCounters: Record<string, readonly string[]>;
   /** Whether the store takes writes; values held and given up while it does not. */
   store: StoreHealth;
   /** Each alert sink: transitions pending, delivered, retried, refused. */

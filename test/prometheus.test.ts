@@ -1,7 +1,6 @@
 import t from 'tap';
 import { runProbe } from '@probemesh/probe';
-import { startJsonDevice, startNats, tempDir, waitUntil } from '@probemesh/testkit';
-import { startPrometheus } from './prometheus-stack.js';
+import { startJsonDevice, startNats, startPrometheus, tempDir, waitUntil } from '@probemesh/testkit';
 
 const TOKEN = 'prometheus-scrape-token-01';
 

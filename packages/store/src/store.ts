@@ -42,14 +42,23 @@ interface Live extends Series {
   newest?: number;
   /** Its oldest timestamp once known (Infinity when empty), so retention reads nothing of a series with nothing to delete. */
   oldest?: number;
-  last: [minute?: Cached, hour?: Cached];
-  open?: Delta;
+  /**
+   * Its newest minute and hour buckets, exact (see `fresh`): written to the database only when a
+   * newer bucket takes their place or the store closes. Absent after a reopen or a failed write.
+   */
+  last?: Newest;
+  /** What the write in progress adds to it: its newest time before, its minute deltas (the latest start among them, the one values go to now). */
+  batch?: { before: number; minutes: Delta[]; latest: number; open?: Delta };
 }
 
-/** A stored bucket kept in memory, so appends to the current minute and hour read nothing. */
+/** The newest bucket of a series at each level, when it has one. */
+type Newest = [minute: Cached | undefined, hour: Cached | undefined];
+
+/** A bucket kept in memory; `dirty` until the database holds it as it is. */
 interface Cached {
   start: number;
   b: Bucket;
+  dirty: boolean;
 }
 
 /** What the queued appends add to one bucket; `replaced` when one overwrote a value (then the bucket is rebuilt). */
@@ -153,7 +162,7 @@ export class Store {
 
   /** Indexes a series and appends it to `sorted` (the caller puts `sorted` in order again). */
   private remember(s: Series): Live {
-    const live: Live = { ...s, last: [] };
+    const live: Live = { ...s };
     const level = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
       let v = m.get(k);
       if (v === undefined) m.set(k, (v = make()));
@@ -237,8 +246,11 @@ export class Store {
   /** Runs inside a (child) write transaction: puts the rows of the queued appends, then folds their deltas into the buckets. */
   private write(batches: ReadonlyArray<readonly Value[]>): void {
     const created: Live[] = [];
-    const newest = new Map<Live, number | undefined>();
-    const minutes = new Map<Live, Map<number, Delta>>();
+    /** Series this write adds to, each with its `batch` state. */
+    const touched: Live[] = [];
+    // The series of one (indicator, device) by instance and rule, for the last pair seen: a table's rows come together.
+    let byInstance: Map<string, Map<string, Live>> | undefined;
+    let seen: [indicator: string, device: string] | undefined;
     try {
       for (const values of batches) {
         for (let i = 0; i < values.length; i++) {
@@ -247,31 +259,40 @@ export class Store {
           const device = v.device ?? '';
           const instance = v.instance ?? '';
           const rule = v.rule ?? '';
-          let s = this.find(v.indicator, device, instance, rule);
+          if (seen?.[0] !== v.indicator || seen[1] !== device) {
+            seen = [v.indicator, device];
+            byInstance = this.index.get(v.indicator)?.get(device);
+          }
+          let s = byInstance?.get(instance)?.get(rule);
           if (!s) {
             const rec: Series = { id: this.nextId++, indicator: v.indicator, device, instance, rule };
             this.seriesDb.put(rec.id, rec);
             created.push((s = this.remember(rec)));
             s.newest = -1; // a new series holds nothing yet: no read
             s.oldest = ts;
+            s.last = [undefined, undefined];
+            seen = undefined;
+          }
+          let w = s.batch;
+          if (!w) {
+            this.fresh(s); // from what is committed, before this batch's rows are put
+            s.batch = w = { before: this.newestOf(s), minutes: [], latest: -Infinity };
+            touched.push(s);
           }
           if (s.oldest !== undefined && ts < s.oldest) s.oldest = ts; // (undefined: not known yet, read when needed)
           const key: [number, number] = [s.id, ts];
           // Only a write at or before the newest timestamp can replace a value: skip the look-up otherwise.
           let replaced = false;
-          if (ts <= this.newestOf(s)) replaced = this.values.doesExist(key);
-          else {
-            if (!newest.has(s)) newest.set(s, s.newest);
-            s.newest = ts;
-          }
+          if (ts <= s.newest!) replaced = this.values.doesExist(key);
+          else s.newest = ts;
           const start = ts - (ts % MINUTE);
-          let d = s.open;
-          if (d === undefined || d.start !== start) {
-            let m = minutes.get(s);
-            if (!m) minutes.set(s, (m = new Map()));
-            d = m.get(start);
-            if (!d) m.set(start, (d = { start, b: emptyBucket(), replaced: false }));
-            s.open = d;
+          let d = w.open;
+          if (d?.start !== start) {
+            // Past every minute seen: a new one (values mostly come in time order); otherwise look.
+            d = start > w.latest ? undefined : w.minutes.find((x) => x.start === start);
+            if (!d) w.minutes.push((d = { start, b: emptyBucket(), replaced: false }));
+            w.latest = Math.max(w.latest, start);
+            w.open = d;
           }
           if (replaced) d.replaced = true;
           else addToBucket(d.b, ts, datum);
@@ -279,38 +300,38 @@ export class Store {
         }
       }
       if (created.length) this.sorted.sort(compareSeries); // once per batch, not an insertion per new series
-      for (const [s, m] of minutes) {
+      for (const s of touched) {
         // A bucket that starts after the series' newest value before this batch is empty: no read.
-        const before = newest.has(s) ? newest.get(s)! : s.newest!;
-        const hours = new Map<number, Delta>();
-        for (const d of m.values()) {
+        const { before, minutes } = s.batch!;
+        const hours: Delta[] = [];
+        for (const d of minutes) {
           const b = d.replaced ? this.rawBucket(s, d.start, d.start + MINUTE) : this.bucket(s, 0, d.start, before);
           if (!d.replaced) mergeBucket(b, d.b);
-          this.putBucket(s, 0, d.start, b);
+          this.keep(s, 0, d.start, b);
           const hs = d.start - (d.start % HOUR);
-          let h = hours.get(hs);
-          if (!h) hours.set(hs, (h = { start: hs, b: emptyBucket(), replaced: false }));
+          let h = hours.find((x) => x.start === hs);
+          if (!h) hours.push((h = { start: hs, b: emptyBucket(), replaced: false }));
           if (d.replaced) h.replaced = true;
           else mergeBucket(h.b, d.b);
         }
-        for (const h of hours.values()) {
+        for (const h of hours) {
           // A replaced value may have been a min or max: rebuild the hour from its minutes.
           const b = h.replaced ? this.mergedBuckets(s, 0, h.start, h.start + HOUR) : this.bucket(s, 1, h.start, before);
           if (!h.replaced) mergeBucket(b, h.b);
-          this.putBucket(s, 1, h.start, b);
+          this.keep(s, 1, h.start, b);
         }
       }
     } catch (err) {
       // The child transaction is rolled back: forget what memory learnt from it.
-      for (const s of minutes.keys()) {
-        s.last = [];
+      for (const s of touched) {
+        s.newest = s.batch!.before;
+        s.last = undefined; // rebuilt from what is committed when next needed
         s.oldest = undefined;
       }
       this.forget(created);
-      for (const [s, n] of newest) s.newest = n;
       throw err;
     } finally {
-      for (const s of minutes.keys()) s.open = undefined;
+      for (const s of touched) s.batch = undefined;
     }
   }
 
@@ -332,18 +353,67 @@ export class Store {
     return s.newest;
   }
 
-  /** A stored bucket (the in-memory one when it is the series' newest), or an empty one when none can exist. */
+  /**
+   * The newest minute and hour buckets of a series. Every other bucket in the database is exact; these
+   * two are kept in memory and put only when a newer one takes their place (or at close), so a series
+   * written every few seconds puts one row per value, not a row and two buckets. After a reopen or a
+   * failed write the database may hold older versions of them: they are rebuilt from the committed
+   * rows (the minute) and the committed minutes (the hour).
+   */
+  private fresh(s: Live): Newest {
+    if (s.last) return s.last;
+    const newest = this.newestOf(s);
+    if (newest < 0) return (s.last = [undefined, undefined]);
+    const m = newest - (newest % MINUTE);
+    const h = newest - (newest % HOUR);
+    const minute = this.rawBucket(s, m, m + MINUTE);
+    const hour = emptyBucket();
+    for (const { value } of this.rollups.getRange({ start: [s.id, 0, h], end: [s.id, 0, m] })) mergeBucket(hour, value);
+    mergeBucket(hour, minute);
+    return (s.last = [
+      { start: m, b: minute, dirty: true },
+      { start: h, b: hour, dirty: true },
+    ]);
+  }
+
+  /** A bucket of a series (the in-memory one when it is the newest), or an empty one when none can exist. */
   private bucket(s: Live, level: 0 | 1, start: number, newest: number): Bucket {
-    const c = s.last[level];
+    const c = this.fresh(s)[level];
     if (c?.start === start) return c.b;
     if (start > newest) return emptyBucket();
     return this.rollups.get([s.id, level, start]) ?? emptyBucket();
   }
 
-  private putBucket(s: Live, level: 0 | 1, start: number, b: Bucket): void {
-    this.rollups.put([s.id, level, start], b); // encoded now: `b` may change afterwards
-    const c = s.last[level];
-    if (!c || c.start <= start) s.last[level] = { start, b };
+  /** Records bucket `b` of a series: the newest of its level stays in memory (the one it replaces is put now), an older one is put now. */
+  private keep(s: Live, level: 0 | 1, start: number, b: Bucket): void {
+    const last = this.fresh(s);
+    const c = last[level];
+    if (c && start < c.start) this.rollups.put([s.id, level, start], b);
+    else if (c && start === c.start) {
+      c.b = b;
+      c.dirty = true;
+    } else {
+      if (c?.dirty) this.rollups.put([s.id, level, c.start], c.b);
+      last[level] = { start, b, dirty: true };
+    }
+  }
+
+  /** The stored buckets of one level whose start is in [from, to), the newest as memory holds it. */
+  private *rollupRange(s: Live, level: 0 | 1, from: number, to: number): Generator<[number, Bucket]> {
+    const c = this.fresh(s)[level];
+    const live = c && c.start >= from && c.start < to ? c : undefined;
+    for (const { key, value } of this.rollups.getRange({ start: [s.id, level, from], end: [s.id, level, to] })) if (key[2] !== live?.start) yield [key[2], value];
+    if (live) yield [live.start, live.b];
+  }
+
+  /** Puts every bucket memory holds that the database does not (in the calling transaction). */
+  private flushBuckets(list: Iterable<Live>): void {
+    for (const s of list)
+      s.last?.forEach((c, level) => {
+        if (!c?.dirty) return;
+        this.rollups.put([s.id, level, c.start], c.b);
+        c.dirty = false;
+      });
   }
 
   /** Series matching `sel`, as fully specified selectors, in series order. */
@@ -404,21 +474,21 @@ export class Store {
     }
   }
 
-  private rawBucket(s: Series, from: number, to: number): Bucket {
+  private rawBucket(s: Live, from: number, to: number): Bucket {
     const b = emptyBucket();
     for (const { key, value } of this.values.getRange({ start: [s.id, from], end: [s.id, to] })) addToBucket(b, key[1], value);
     return b;
   }
 
   /** The merge of the stored buckets of one level whose start is in [from, to). */
-  private mergedBuckets(s: Series, level: 0 | 1, from: number, to: number): Bucket {
+  private mergedBuckets(s: Live, level: 0 | 1, from: number, to: number): Bucket {
     const out = emptyBucket();
-    for (const { value } of this.rollups.getRange({ start: [s.id, level, from], end: [s.id, level, to] })) mergeBucket(out, value);
+    for (const [, b] of this.rollupRange(s, level, from, to)) mergeBucket(out, b);
     return out;
   }
 
   /** The aggregate of one series over [from, to): raw rows at the ragged ends, minute and hour buckets between. */
-  private aggregateSeries(s: Series, from: number, to: number): Bucket {
+  private aggregateSeries(s: Live, from: number, to: number): Bucket {
     const out = emptyBucket();
     for (const [level, a, b] of spans(from, to, 1)) mergeBucket(out, level < 0 ? this.rawBucket(s, a, b) : this.mergedBuckets(s, level as 0 | 1, a, b));
     return out;
@@ -638,8 +708,8 @@ export class Store {
             if (typeof d === 'string') texts++;
           }
         else
-          for (const { key, value } of this.rollups.getRange({ start: [s.id, level, a], end: [s.id, level, b] })) {
-            mergeBucket(at(key[2]), value);
+          for (const [start, value] of this.rollupRange(s, level as 0 | 1, a, b)) {
+            mergeBucket(at(start), value);
             texts += value[6];
           }
       }
@@ -763,8 +833,9 @@ export class Store {
       const n = await this.durable(this.root.childTransaction(() => {
         const keys = [...this.values.getKeys({ start: [s.id, 0], end: [s.id, cutoff], limit: CHUNK })];
         if (keys.length === 0) return 0;
+        this.flushBuckets([s]);
+        s.last = undefined; // rebuilt from what is left when next needed
         for (const k of keys) this.values.remove(k);
-        s.last = [];
         s.oldest = undefined;
         // Every row at or before `last` is gone: buckets ending by then are empty, the one holding it is partial.
         const last = keys[keys.length - 1]![1];
@@ -850,6 +921,8 @@ export class Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.retention?.catch(() => undefined); // a run stops at its next series; its failure is its caller's
+      // The newest buckets memory holds; were this to fail, the next open rebuilds them from the rows.
+      await this.root.childTransaction(() => this.flushBuckets(this.sorted)).catch(() => undefined);
       await this.root.flushed;
       await this.root.close();
     })();

@@ -280,6 +280,7 @@ export function createHttpConnector(scheme = 'http'): Connector<typeof HttpParam
     params: HttpParams,
     deviceParams: HttpDevice,
     perDevice: true,
+    counters: ['requests', 'failures', 'bytes'],
     start: (ctx) => new HttpSession(scheme, ctx),
   });
 }

@@ -65,6 +65,7 @@ export const icmpConnector = defineConnector({
   summary: 'reachability, round-trip time and loss over ICMP echo',
   params: IcmpParams,
   perDevice: true,
+  counters: ['runs', 'failures'],
   start: () => {
     const stats = { runs: 0, failures: 0 };
     return {

@@ -293,6 +293,7 @@ export function createPcapConnector(opts: PcapOptions = {}) {
     summary: 'packets, bytes and rates per BPF filter (total, broadcast, multicast, ip, tcp, udp, a port, top talkers) from a continuous capture, with kernel and process drops',
     params: pcapParams(maxBufferMb),
     perDevice: false,
+    counters: ['packets', 'kernel_drops', 'interface_drops', 'process_drops', 'capture_cpu_ms'],
     start: (ctx) => new PcapSession(ctx, loadNative(), opts.idleMs ?? 0),
   });
 }

@@ -235,6 +235,7 @@ export function createSnmpConnector(options: SnmpConnectorOptions = {}): Connect
     params: SnmpParams,
     deviceParams: SnmpDevice,
     perDevice: true,
+    counters: ['requests', 'varbinds', 'timeouts', 'garbage', 'foreign_oids', 'sessions_opened', 'sessions_closed', 'rejects_exception'],
     start(ctx) {
       const report = mibs.report;
       if (!report && (options.mibDirs?.length ?? mibDirsFromEnv().length)) {

@@ -126,6 +126,7 @@ export function createSyslogConnector(options: SyslogConnectorOptions = {}): Con
   summary: 'counts, rates and last text of matching syslog messages (RFC 3164/5424 over UDP and TCP)',
   params: SyslogParams,
   perDevice: false,
+  counters: ['messages', 'rejects', 'rejects_pri', 'rejects_header', 'rejects_oversize', 'rejects_framing', 'rejects_exception', 'tcp_refused', 'tcp_evicted', 'tcp_idle_closed', 'listen_errors', 'kernel_drops'],
   check: syslogParamsProblem,
   start: (ctx) => {
     const now = () => ctx.clock.now();

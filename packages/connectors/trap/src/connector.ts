@@ -228,6 +228,7 @@ export function createTrapConnector(options: TrapConnectorOptions = {}): Connect
     summary: 'SNMP v1/v2c/v3 trap and inform receiver: matching traps counted, their trap OID and varbinds as values',
     params: TrapParams,
     perDevice: false,
+    counters: ['datagrams', 'traps', 'informs', 'matched', 'unmatched', 'rejects', 'rejects_auth', 'rejects_garbage', 'rejects_exception', 'acks_repaired', 'duplicates', 'bind_errors', 'kernel_drops'],
     start: (ctx) => new TrapSession(ctx, mibs, lingerMs),
   });
 }

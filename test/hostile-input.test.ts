@@ -1,12 +1,11 @@
 import t, { type Test } from 'tap';
-import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { int, oid, PDU, readMessage, tlv, v2cMessage, type ReadMessage } from '@probemesh/connector-snmp/internal';
-import { freeTcpPort, freeUdpPort, spawnLogged, tempDir, waitUntil } from '@probemesh/testkit';
+import { floodUdp, freeTcpPort, freeUdpPort, spawnLogged, tempDir, waitUntil } from '@probemesh/testkit';
 
 // Issue 9, the input side: each row of its table against one real probe process (the CLI on a
 // config file), on loopback. After each attack the probe still answers /health, its heartbeat
@@ -166,10 +165,10 @@ t.test('hostile input — an SNMP agent answering with the right request-id but 
 t.test('hostile input — a UDP syslog flood while the probe is busy: the kernel drops are reported', async (t) => {
   // The probe is held (SIGSTOP, as a long GC pause or an overloaded board would) while a bounded
   // flood arrives: its socket buffer fills and the kernel drops the rest, deterministically.
-  const sent = 20_000;
+  let sent: number;
   probe.child.kill('SIGSTOP');
   try {
-    execFileSync(process.execPath, ['-e', `const s=require('dgram').createSocket('udp4');const m=Buffer.from('<13>1 - flood app - - - '+'x'.repeat(500));let n=0;const go=()=>{if(n++<${sent})s.send(m,${syslogUdp},'127.0.0.1',go);else s.close()};go()`], { timeout: 60_000 });
+    sent = await floodUdp({ port: syslogUdp, message: `<13>1 - flood app - - - ${'x'.repeat(500)}`, count: 20_000 });
   } finally {
     probe.child.kill('SIGCONT');
   }

@@ -4,11 +4,10 @@
 // sender process blasts RFC 5424 lines as fast as it can. /health is polled throughout; its p99
 // is compared with the same probe's p99 before the flood. Extra fields: the flood's rate, and
 // what the kernel dropped (the connector's kernel_drops, as /metrics shows it).
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeTcpPort, freeUdpPort, spawnLogged, tempDir, waitUntil } from '@probemesh/testkit';
+import { floodUdp, freeTcpPort, freeUdpPort, spawnLogged, tempDir, waitUntil } from '@probemesh/testkit';
 
 const cli = fileURLToPath(new URL('../../packages/probe/dist/cli.js', import.meta.url));
 const TOKEN = 'bench-faults-read-token-0001';
@@ -58,19 +57,12 @@ rules:
     await waitUntil('the syslog listener is open', async () => /probemesh_connector_syslog_listeners\{[^}]*\} 1/.test(await metrics(http)), 30_000, probe);
     process.stderr.write(`faults syslog-flood: baseline /health for 2 s, then a ${seconds} s flood\n`);
     const quiet = await healthP99(health, 2000);
-    const sender = spawn(process.execPath, [
-      '-e',
-      `const s=require('dgram').createSocket('udp4');const m=Buffer.from('<11>1 2024-06-15T10:00:00Z sw-rack1-a app - - - the quick brown fox jumps over the lazy dog: disk error');` +
-        `const end=Date.now()+${seconds * 1000};let n=0;const go=()=>{if(n<${maxMessages}&&Date.now()<end){n++;s.send(m,${port},'127.0.0.1',go)}else{s.close();process.stdout.write(String(n))}};for(let i=0;i<16;i++)go()`,
-    ]);
-    let sentText = '';
-    sender.stdout.on('data', (b: Buffer) => (sentText += b.toString()));
-    const exited = new Promise<void>((r) => sender.once('exit', () => r()));
+    const message = '<11>1 2024-06-15T10:00:00Z sw-rack1-a app - - - the quick brown fox jumps over the lazy dog: disk error';
     const t0 = performance.now();
+    const sending = floodUdp({ port, message, count: maxMessages, ms: seconds * 1000, inFlight: 16 });
     const loaded = await healthP99(health, seconds * 1000);
-    await exited;
+    const sent = await sending;
     const floodS = (performance.now() - t0) / 1000;
-    const sent = Number(sentText);
     const m = await metrics(http);
     const stat = (k: string) => Number(new RegExp(`probemesh_connector_syslog_${k}\\{[^}]*\\} (\\d+)`).exec(m)?.[1] ?? NaN);
     return [

@@ -1,11 +1,11 @@
 import t, { type Test } from 'tap';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { ManualClock, systemClock, type Clock, type ConnectorSession, type ReadRequest, type Reading } from '@probemesh/core';
 import { Probe } from '@probemesh/runtime';
-import { connectorConformance, freeTcpPort, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
+import { connectorConformance, floodUdpSync, freeTcpPort, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
 import { createSyslogConnector, syslogConnector, type SyslogConnectorOptions, type SyslogParams } from './index.js';
 
 type Session = ConnectorSession<SyslogParams>;
@@ -213,9 +213,8 @@ t.test('syslog — UDP datagrams the kernel drops while the probe is busy are re
   const s = await start(t);
   const rs = [req('drops', { measure: 'kernel_drops', port }), req('count', { measure: 'count', port })];
   await s.sync!(rs);
-  // A busy probe: this process's event loop is held by a synchronous child that floods the port.
-  const sent = 5000;
-  execFileSync(process.execPath, ['-e', `const s=require('dgram').createSocket('udp4');const m=Buffer.from('<13>1 - h a - - - '+'x'.repeat(1000));let n=0;const go=()=>{if(n++<${sent})s.send(m,${port},'127.0.0.1',go);else s.close()};go()`]);
+  // A busy probe: this process's event loop is held while a child floods the port.
+  const sent = floodUdpSync({ port, message: `<13>1 - h a - - - ${'x'.repeat(1000)}`, count: 5000 });
   await waitUntil('every datagram counted or dropped', () => s.stats!().messages! + s.stats!().kernel_drops! === sent);
   const [drops, count] = (await s.read(rs, AbortSignal.timeout(5000))).map(datum) as [number, number];
   t.ok(drops > 0, `${drops} of ${sent} datagrams dropped by the kernel`);

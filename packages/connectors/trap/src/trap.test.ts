@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import type { ConnectorSession, ReadRequest, Reading } from '@probemesh/core';
 import { ManualClock, systemClock } from '@probemesh/core';
@@ -7,7 +7,7 @@ import { MibResolver } from '@probemesh/connector-snmp';
 import { int, oid, PDU, readMessage, tlv, v2cMessage, type ReadMessage } from '@probemesh/connector-snmp/internal';
 import { fits, type Alert } from '@probemesh/model';
 import { Probe } from '@probemesh/runtime';
-import { checkSample, connectorConformance, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
+import { checkSample, connectorConformance, floodUdpSync, freeUdpPort, tempDir, waitUntil } from '@probemesh/testkit';
 import { createTrapConnector, trapConnector, v1TrapOid, type TrapParams } from './index.js';
 
 // The net-snmp tools keep state (engine boots, discovered engines) under a directory of our own.
@@ -235,9 +235,8 @@ t.test('trap — datagrams the kernel drops while the probe is busy are reported
   const s = await session(t);
   const rs = [req('drops', { measure: 'kernel_drops', port }), req('rejects', { measure: 'rejects', port })];
   await s.sync!(rs);
-  // A busy probe: this process's event loop is held by a synchronous child that floods the port.
-  const sent = 3000;
-  execFileSync(process.execPath, ['-e', `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n++<${sent})s.send(Buffer.alloc(1000,0x41),${port},'127.0.0.1',go);else s.close()};go()`]);
+  // A busy probe: this process's event loop is held while a child floods the port.
+  const sent = floodUdpSync({ port, message: Buffer.alloc(1000, 0x41), count: 3000 });
   await waitUntil('every datagram received or dropped', () => stat(s, 'datagrams') + stat(s, 'kernel_drops') === sent);
   const [drops, rejects] = values(await s.read(rs, AbortSignal.timeout(5000))) as [number, number];
   t.ok(drops > 0, `${drops} of ${sent} datagrams dropped by the kernel`);

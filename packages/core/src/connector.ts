@@ -31,6 +31,8 @@ export interface ReadRequest<P = unknown, D = unknown> {
   params: P;
   /** The device's settings for this scheme (`device.protocols[scheme]`), checked against `deviceParams`. */
   deviceParams?: D;
+  /** The rule asking: a connector that hands each new reading out once (merged mesh windows) keeps a cursor per rule. */
+  rule?: string;
 }
 
 /** What a connector is given when the probe starts it. */

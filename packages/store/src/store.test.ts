@@ -363,6 +363,13 @@ t.test('store — roll-ups stay exact when values are overwritten, in one batch 
   await store.append([{ indicator: 'x', ts: T0 + 5, datum: 'text now' }]);
   t.same(store.query({ ...range, mode: 'count' }), { mode: 'count', count: 3 }, 'a number replaced by a text');
   t.same(store.window({ indicator: 'x' }, T0, T0 + 2 * HOUR), { count: 2, sum: 3, min: 1, max: 2 });
+  // The same new time twice in one batch, in time order: the second replaces the first.
+  await store.append([
+    { indicator: 'y', ts: T0 + 7, datum: 3 },
+    { indicator: 'y', ts: T0 + 7, datum: 4 },
+  ]);
+  t.same(store.window({ indicator: 'y' }, T0, T0 + HOUR), { count: 1, sum: 4, min: 4, max: 4 }, 'a time repeated in one batch counts once');
+  t.same(store.query({ indicator: 'y', mode: 'records' }), { mode: 'records', records: [{ indicator: 'y', ts: T0 + 7, datum: 4 }] });
 });
 
 t.test('store — max and min return the earliest record on ties, across series too', async (t) => {

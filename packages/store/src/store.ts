@@ -47,8 +47,8 @@ interface Live extends Series {
    * newer bucket takes their place or the store closes. Absent after a reopen or a failed write.
    */
   last?: Newest;
-  /** What the write in progress adds to it: its newest time before, its minute deltas (the latest start among them, the one values go to now). */
-  batch?: { before: number; minutes: Delta[]; latest: number; open?: Delta };
+  /** What the write in progress adds to it: its newest time before, its minute deltas (the latest start among them, the one values go to now), its rows not yet put (ts, datum, …). */
+  batch?: { before: number; minutes: Delta[]; latest: number; open?: Delta; rows: Array<number | Datum> };
 }
 
 /** The newest bucket of a series at each level, when it has one. */
@@ -276,15 +276,20 @@ export class Store {
           let w = s.batch;
           if (!w) {
             this.fresh(s); // from what is committed, before this batch's rows are put
-            s.batch = w = { before: this.newestOf(s), minutes: [], latest: -Infinity };
+            s.batch = w = { before: this.newestOf(s), minutes: [], latest: -Infinity, rows: [] };
             touched.push(s);
           }
           if (s.oldest !== undefined && ts < s.oldest) s.oldest = ts; // (undefined: not known yet, read when needed)
-          const key: [number, number] = [s.id, ts];
           // Only a write at or before the newest timestamp can replace a value: skip the look-up otherwise.
           let replaced = false;
-          if (ts <= s.newest!) replaced = this.values.doesExist(key);
-          else s.newest = ts;
+          if (ts > s.newest!) {
+            s.newest = ts;
+            w.rows.push(ts, datum); // put after the loop, in key order
+          } else {
+            this.putRows(s); // this write's earlier rows of the series first, so the look-up sees them
+            replaced = this.values.doesExist([s.id, ts]);
+            this.values.put([s.id, ts], datum);
+          }
           const start = ts - (ts % MINUTE);
           let d = w.open;
           if (d?.start !== start) {
@@ -296,10 +301,12 @@ export class Store {
           }
           if (replaced) d.replaced = true;
           else addToBucket(d.b, ts, datum);
-          this.values.put(key, datum);
         }
       }
       if (created.length) this.sorted.sort(compareSeries); // once per batch, not an insertion per new series
+      // Rows are put series by series: LMDB inserts in key order cost a third less than interleaved ones.
+      touched.sort((a, b) => a.id - b.id);
+      for (const s of touched) this.putRows(s);
       for (const s of touched) {
         // A bucket that starts after the series' newest value before this batch is empty: no read.
         const { before, minutes } = s.batch!;
@@ -333,6 +340,13 @@ export class Store {
     } finally {
       for (const s of touched) s.batch = undefined;
     }
+  }
+
+  /** Puts the rows the write in progress holds for a series. */
+  private putRows(s: Live): void {
+    const rows = s.batch!.rows;
+    for (let j = 0; j < rows.length; j += 2) this.values.put([s.id, rows[j] as number], rows[j + 1] as Datum);
+    rows.length = 0;
   }
 
   /** The oldest timestamp of a series, Infinity when empty (read once, then kept up to date in memory). */

@@ -221,7 +221,7 @@ t.test('webhook sink, end to end — a transition still owed when the probe stop
   );
 });
 
-t.test('sinks config — a probe config with wrong sinks is refused before anything starts, each problem at its line', async (t) => {
+t.test('sinks config — a probe config with wrong sinks, or names the probe keeps for itself, is refused before anything starts, each problem at its line', async (t) => {
   const dir = await tempDir();
   t.teardown(() => dir.remove());
   const file = join(dir.path, 'probe.yaml');
@@ -235,6 +235,10 @@ t.test('sinks config — a probe config with wrong sinks is refused before anyth
       '    - type: alertmanager',
       '      url: http://127.0.0.1:9093',
       '      labels: { alertname: mine }',
+      '    - { type: webhook, name: jetstream, url: "http://127.0.0.1:9/hook" }',
+      'indicators: [{ id: racks, kind: static, value: 12 }]',
+      'rules:',
+      '  - { id: store, indicators: [racks], period: 1m }',
       '',
     ].join('\n'),
   );
@@ -243,8 +247,10 @@ t.test('sinks config — a probe config with wrong sinks is refused before anyth
     err.message,
     [
       `${file} is not a valid probe config:`,
+      `  ${file}:11:5 /rules/0: rule 'store': the id 'store' is reserved for the store's own alerts (a full disk); give the rule another id`,
       `  ${file}:4:67 /alerts/sinks/0/headers/Idempotency-Key: set by the webhook sink itself; it cannot be configured`,
       `  ${file}:7:17 /alerts/sinks/1/labels/alertname: set by the alertmanager sink itself; it cannot be configured`,
+      `  ${file}:8:24 /alerts/sinks/2/name: 'jetstream' is the name of the probe's own sink to the mesh; give this sink another name`,
     ].join('\n'),
   );
 });

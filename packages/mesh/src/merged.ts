@@ -261,9 +261,10 @@ export function statOf({ window: w, state }: Judged, stat: string): number | und
 
 /**
  * The `mesh` connector: a coordinator's rules read merged windows like any other indicator. Each
- * read returns the windows that became ready (or changed, a late partial merged) since the last
- * read, stamped with the window's own start: nothing when no window came, never the same figure
- * again under a new time. `stat: complete` says whether a window was computed with every child.
+ * read returns the windows that became ready (or changed, a late partial merged) since that rule's
+ * last read of that indicator, stamped with the window's own start: nothing when no window came,
+ * never the same figure again under a new time; every rule reading it gets every window. `stat:
+ * complete` says whether a window was computed with every child.
  */
 export function meshConnector(merged: MergedWindows) {
   return defineConnector({
@@ -276,7 +277,7 @@ export function meshConnector(merged: MergedWindows) {
         return requests.map((r) => {
           const { indicator, stat } = r.params as { indicator: string; stat: string };
           if (!merged.has(indicator)) return failure('not-found', `no child has sent a window of '${indicator}' yet`, true);
-          const samples = merged.take(r.indicator, indicator).flatMap((j) => {
+          const samples = merged.take(`${r.rule ?? ''}/${r.indicator}`, indicator).flatMap((j) => {
             const datum = statOf(j, stat);
             return datum === undefined ? [] : [{ datum, ts: j.window.windowStart }];
           });

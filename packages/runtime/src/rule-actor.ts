@@ -183,7 +183,7 @@ export class RuleActor implements Worker {
         const gk = `${scheme}\u0000${device?.id ?? ''}`;
         let g = groups.get(gk);
         if (!g) groups.set(gk, (g = { scheme, requests: [], indicators: [] }));
-        g.requests.push({ indicator: id, device, params: ind.params, deviceParams: device?.protocols?.[scheme] });
+        g.requests.push({ indicator: id, device, params: ind.params, deviceParams: device?.protocols?.[scheme], rule: rule.def.id });
         g.indicators.push(ind);
       }
       if (connector.perDevice && speakers.length === 0) problems.push(`${id}: no target of rule '${rule.def.id}' speaks ${scheme}`);

@@ -1,42 +1,16 @@
 // The full-disk scenario, shared by test/disk-full.test.ts and `npm run bench -- faults`: a real
 // probe process whose data directory is a small tmpfs, filled up while it stores values, then freed.
-import { execFile } from 'node:child_process';
-import { mkdir, open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Alert, RuleState } from '@probemesh/model';
-import { startJsonDevice, waitUntil } from '@probemesh/testkit';
+import { fillUp, mountTmpfs, startJsonDevice, waitUntil } from '@probemesh/testkit';
 import { READ, startProbeProcess, type Cleanup, type ProbeProcess } from './probe-process.js';
 
-const run = promisify(execFile);
-
-/** Mounts a tmpfs of `bytes` at `dir` (root only); unmounted by `cleanup`. */
-export async function mountTmpfs(cleanup: Cleanup, dir: string, bytes: number): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await run('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir]);
-  cleanup(() => run('umount', ['--lazy', dir]));
-}
-
-/** Writes a file in `dir` until the filesystem is full; resolves with a function that frees it. */
-export async function fillUp(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, 'filler');
-  const f = await open(path, 'w');
-  const chunk = Buffer.alloc(256 * 1024, 1);
-  try {
-    for (;;) await f.write(chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    await f.close().catch(() => undefined); // closing flushes nothing more: the disk is full
-  }
-  return () => rm(path, { force: true });
-}
+export { fillUp, mountTmpfs } from '@probemesh/testkit';
 
 /** What the scenario saw. */
 export interface DiskFullResult {
   /** Rule states while the disk was full. */
   held: RuleState[];
-  /** The `probemesh_rule_up` lines of /metrics while the disk was full. */
+  /** The `probemesh_rule_up` and `probemesh_rule_status` lines of /metrics while the disk was full. */
   metrics: string[];
   /** The `store` alerts, firing then resolved. */
   alerts: Alert[];
@@ -110,7 +84,7 @@ export async function diskFullScenario(cleanup: Cleanup): Promise<DiskFullResult
   }
   await waitUntil('steady keeps ticking', async () => (await state('steady')).ticks >= ticks0 + 2, 30_000, p.proc);
   const held = await states();
-  const metrics = ((await p.call('GET', '/metrics', undefined, READ)).body as string).split('\n').filter((l) => l.startsWith('probemesh_rule_up{'));
+  const metrics = ((await p.call('GET', '/metrics', undefined, READ)).body as string).split('\n').filter((l) => /^probemesh_rule_(up|status)\{/.test(l));
   const steadyTicks: [number, number] = [ticks0, (await state('steady')).ticks];
 
   const freed = performance.now();

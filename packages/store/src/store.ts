@@ -4,6 +4,7 @@ import type { Datum, Query, QueryResult, SeriesBucket, Value } from '@probemesh/
 import { DEFAULT_LIMIT, MAX_BUCKETS, MAX_LIMIT, durationMs } from '@probemesh/model';
 import { decodeCursor, encodeCursor, type Position } from './cursor.js';
 import { HOUR, MINUTE, addToBucket, emptyBucket, mergeBucket, spans, type Bucket, type Level } from './rollup.js';
+import { quietReportedCommitErrors, reportedCommitError } from './lmdb-stderr.js';
 
 /** A set of series: each part that is given must match; absent parts match anything. */
 export type SeriesSelector = { indicator?: string; device?: string; instance?: string; rule?: string };
@@ -100,7 +101,10 @@ async function unavailable(err: unknown, what: string): Promise<unknown> {
   const commitError = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
   let cause = err;
   if (commitError) {
-    commitError.then(undefined, (e: unknown) => (cause = e));
+    commitError.then(undefined, (e: unknown) => {
+      cause = e;
+      reportedCommitError(e);
+    });
     await new Promise((r) => setImmediate(r));
   }
   const code = (cause as { code?: unknown } | undefined)?.code;
@@ -149,6 +153,7 @@ export class Store {
 
   /** Opens (creating when absent) the store at `opts.path`. */
   static open(opts: StoreOptions): Store {
+    quietReportedCommitErrors();
     return new Store(opts);
   }
 

@@ -6,6 +6,7 @@ export * from './nats.js';
 export * from './conformance.js';
 export * from './flood.js';
 export * from './prometheus.js';
+export * from './disk.js';
 export * from './json-device.js';
 export * from './agents.js';
 export * from './sample.js';

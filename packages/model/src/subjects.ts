@@ -1,5 +1,5 @@
 /**
- * Wire names of the mesh, defined once (DESIGN.md §3): NATS subjects, JetStream streams and
+ * Wire names of the mesh, defined once (docs/ARCHITECTURE.md, The NATS contract): NATS subjects, JetStream streams and
  * consumers, the KV bucket, message ids and the store kinds the mesh keeps. The NATS permissions
  * of a probe are derived from these (`probePublishAllow` in `@probemesh/mesh`).
  */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench -- <name> [--quick]: builds what changed, then runs bench/<name>.ts.
-// Every benchmark prints one JSON object per line (DESIGN.md §5).
+// Every benchmark prints one JSON object per line (CONTRIBUTING.md, Benchmarks).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 

@@ -106,7 +106,7 @@ export async function checkEntities(connectors: readonly Connector[], entities: 
 }
 
 /**
- * A running probe: the monitoring coordinator of DESIGN.md §2. It owns the store, the connector
+ * A running probe: the monitoring coordinator (docs/ARCHITECTURE.md, Inside a probe). It owns the store, the connector
  * sessions, and one supervised actor per rule, and it is the ProbeService the API serves.
  */
 export class Probe implements ProbeService {

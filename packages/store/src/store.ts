@@ -743,7 +743,7 @@ export class Store {
   }
 
   /**
-   * Answers the data-access query (DESIGN.md §1): `from` inclusive, `to` exclusive; records a page
+   * Answers the data-access query: `from` inclusive, `to` exclusive; records a page
    * at a time (`limit`, `cursor` → `next`); series in buckets of `step`. Throws StoreError (a bad
    * query or cursor) or NotNumericError.
    */

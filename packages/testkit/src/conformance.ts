@@ -16,7 +16,7 @@ export interface ConformanceCase {
 }
 
 /**
- * The shared conformance suite every connector runs (STYLE: one suite per extension point):
+ * The shared conformance suite every connector runs (one suite per extension point):
  * schemas exist and reject bad input, reads return one Reading per request in order, a silent
  * device is a failed Reading (never a throw) and honours the abort signal, stop is idempotent.
  */
@@ -101,7 +101,7 @@ const outcome = (sink: AlertSink, a: Alert, signal: AbortSignal): Promise<unknow
   );
 
 /**
- * The shared conformance suite every alert sink runs (STYLE: one suite per extension point), against
+ * The shared conformance suite every alert sink runs (one suite per extension point), against
  * its real receiver: each transition is delivered with its stable id, a receiver that is away makes
  * a retryable ProbemeshError and gets the same transition once back, a refusal is not retryable,
  * an abort of the signal (before or during a delivery) rejects with the signal's reason, and

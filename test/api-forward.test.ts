@@ -41,7 +41,7 @@ t.test('api forwarding — reads and writes on another probe through ?probe=, wi
   t.equal((await call('GET', '/query?probe=leaf&indicator=racks&last=1', READ)).body.records[0].datum, 12, "the leaf's values, asked at the top");
   t.same((await call('POST', '/query?probe=leaf', READ, { indicator: 'racks', mode: 'count' })).body, { mode: 'count', count: 1 }, 'a query in a body too');
   t.equal((await call('GET', '/session?probe=leaf', READ)).body.role, 'read', 'with the role the top granted');
-  t.match((await call('GET', '/metrics?probe=leaf', READ)).body, /^probemesh_series\{probe="leaf"\} \d+$/m, 'text answers keep their media type');
+  t.match((await call('GET', '/metrics?probe=leaf', READ)).body, /^probemesh_store_series\{probe="leaf"\} \d+$/m, 'text answers keep their media type');
 
   const created = await call('PUT', '/indicators/area?probe=leaf', ADMIN, { kind: 'static', value: 950 });
   t.equal(created.status, 201, 'an admin write runs on the leaf');

@@ -16,7 +16,10 @@ t.test('disk full — rules are marked store-unavailable and alert once, the pro
     'both storing rules are marked',
   );
   t.match(r.held[0]?.lastError, /its values are held: the store could not commit/, 'the rule state says why');
-  for (const rule of ['bulk', 'steady']) t.ok(r.metrics.some((l) => l.includes(`rule="${rule}"`) && l.includes('status="store-unavailable"') && l.endsWith('} 0')), `/metrics shows ${rule} down (${r.metrics.join('; ')})`);
+  for (const rule of ['bulk', 'steady']) {
+    t.ok(r.metrics.includes(`probemesh_rule_up{probe="diskfull",rule="${rule}"} 0`), `/metrics shows ${rule} down (${r.metrics.join('; ')})`);
+    t.ok(r.metrics.includes(`probemesh_rule_status{probe="diskfull",rule="${rule}",status="store-unavailable"} 1`), `/metrics says why: ${rule} is store-unavailable`);
+  }
   t.ok(r.steadyTicks[1] > r.steadyTicks[0], `rules keep ticking while the disk is full (${r.steadyTicks.join(' → ')})`);
   t.ok(r.healthMs.every((ms) => ms < 5_000), `/health answers while the disk is full (${r.healthMs.map(Math.round).join(', ')} ms)`);
   t.same(

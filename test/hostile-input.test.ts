@@ -152,7 +152,7 @@ t.test('hostile input — 300 idle TCP connections to the syslog port; a legitim
   legit.write('<13>1 - legit app - - - still heard\n');
   await waitUntil('the legitimate message counted', async () => (await sum('tcp_messages')) === 1, 20_000, probe);
   const m = (await api('/metrics')).body as string;
-  t.match(m, /probemesh_connector_syslog_tcp_evicted\{[^}]*\} ([1-9]\d*)/, 'quiet connections made room and were counted');
+  t.match(m, /probemesh_connector_tcp_evicted_total\{[^}]*scheme="syslog"\} ([1-9]\d*)/, 'quiet connections made room and were counted');
   await stillServing(t, '300 idle TCP connections');
 });
 
@@ -175,6 +175,6 @@ t.test('hostile input — a UDP syslog flood while the probe is busy: the kernel
   await waitUntil('the drops are stored as syslog_drops', async () => (await sum('syslog_drops')) > 0, 20_000, probe);
   const drops = await sum('syslog_drops');
   t.ok(drops > 0 && drops < sent, `${drops} of ${sent} datagrams dropped by the kernel, reported as an indicator`);
-  t.match((await api('/metrics')).body as string, new RegExp(`probemesh_connector_syslog_kernel_drops\\{[^}]*\\} ${drops}\\b`), 'and as a connector metric');
+  t.match((await api('/metrics')).body as string, new RegExp(`probemesh_connector_kernel_drops_total\\{[^}]*scheme="syslog"\\} ${drops}\\b`), 'and as a connector metric');
   await stillServing(t, 'UDP flood');
 });

@@ -30,14 +30,16 @@ t.test('prometheus — a real Prometheus scrapes the coordinator’s /metrics wi
       dataDir: dirs[0]!.path,
       ...common,
       mesh: { children: ['net1'] },
-      devices: [{ id: 'meter', address: '127.0.0.1', protocols: { http: { baseUrl: meter.url } } }],
+      devices: [{ id: 'meter', address: '127.0.0.1', protocols: { http: { baseUrl: meter.url }, rest: { baseUrl: meter.url } } }],
       indicators: [
         { id: 'facility_power', kind: 'atomic', unit: 'W', source: { scheme: 'http', path: '/power', json: '$.facility.power_kw' }, transform: 'value * 1000' },
         { id: 'it_power', kind: 'atomic', unit: 'W', source: { scheme: 'mesh', indicator: 'server_power', stat: 'total' } },
         { id: 'pue', kind: 'calculated', formula: 'facility_power@meter / it_power' },
+        // The same connector under its alias: two schemes whose stats share metric names.
+        { id: 'meter_status', kind: 'atomic', source: { scheme: 'rest', path: '/power', measure: 'status' } },
       ],
       rules: [
-        { id: 'meter', period: '1s', indicators: ['facility_power'], targets: { devices: ['meter'] } },
+        { id: 'meter', period: '1s', indicators: ['facility_power', 'meter_status'], targets: { devices: ['meter'] } },
         { id: 'site', period: '1s', indicators: ['it_power', 'pue'] },
       ],
     },
@@ -79,4 +81,17 @@ t.test('prometheus — a real Prometheus scrapes the coordinator’s /metrics wi
   t.equal(up.data.result[0]?.value[1], '1', 'the scrape with the bearer token succeeds');
   const it = await query('probemesh_value{indicator="it_power"}');
   t.equal(it.data.result[0]?.value[1], '15000', 'IT power merged from the delegate’s partials');
+
+  // Names as Prometheus sees them: counters typed counter, one family per name, one series per rule.
+  const metadata = (await (await fetch(`${prometheus.url}/api/v1/metadata`)).json()) as { data: Record<string, Array<{ type: string }>> };
+  const typeOf = (name: string) => metadata.data[name]?.map((m) => m.type);
+  t.same(typeOf('probemesh_connector_requests_total'), ['counter'], 'a stat that only grows is a counter');
+  t.same(typeOf('probemesh_rule_status'), ['gauge']);
+  t.same(typeOf('probemesh_store_series'), ['gauge']);
+  const schemes = await query('probemesh_connector_requests_total > 0');
+  t.same(schemes.data.result.map((r) => r.metric.scheme).sort(), ['http', 'rest'], 'two schemes of one family, told apart by a label');
+  const ruleUp = await query('probemesh_rule_up{rule="meter"}');
+  t.same(ruleUp.data.result.map((r) => r.value[1]), ['1'], 'one up series per rule');
+  const status = await query('probemesh_rule_status{rule="meter"} == 1');
+  t.same(status.data.result.map((r) => r.metric.status), ['running'], 'the status one-hot: running');
 });

@@ -54,7 +54,7 @@ rules:
   try {
     const health = `http://127.0.0.1:${http}/health`;
     await waitUntil('the probe answers /health', async () => (await fetch(health)).ok, 30_000, probe);
-    await waitUntil('the syslog listener is open', async () => /probemesh_connector_syslog_listeners\{[^}]*\} 1/.test(await metrics(http)), 30_000, probe);
+    await waitUntil('the syslog listener is open', async () => /probemesh_connector_listeners\{[^}]*scheme="syslog"\} 1/.test(await metrics(http)), 30_000, probe);
     process.stderr.write(`faults syslog-flood: baseline /health for 2 s, then a ${seconds} s flood\n`);
     const quiet = await healthP99(health, 2000);
     const message = '<11>1 2024-06-15T10:00:00Z sw-rack1-a app - - - the quick brown fox jumps over the lazy dog: disk error';
@@ -64,7 +64,7 @@ rules:
     const sent = await sending;
     const floodS = (performance.now() - t0) / 1000;
     const m = await metrics(http);
-    const stat = (k: string) => Number(new RegExp(`probemesh_connector_syslog_${k}\\{[^}]*\\} (\\d+)`).exec(m)?.[1] ?? NaN);
+    const counter = (k: string) => Number(new RegExp(`probemesh_connector_${k}_total\\{[^}]*scheme="syslog"\\} (\\d+)`).exec(m)?.[1] ?? NaN);
     return [
       {
         bench: 'faults',
@@ -76,8 +76,8 @@ rules:
         health_polls: loaded.polls,
         flood_sent: sent,
         flood_rate_per_s: Math.round(sent / floodS),
-        kernel_drops: stat('kernel_drops'),
-        messages_counted: stat('messages'),
+        kernel_drops: counter('kernel_drops'),
+        messages_counted: counter('messages'),
       },
     ];
   } finally {

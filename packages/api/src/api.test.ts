@@ -1,11 +1,25 @@
+import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { httpConnector } from '@probemesh/connector-http';
-import { Probe } from '@probemesh/runtime';
+import { Probe, type ProbeMetrics } from '@probemesh/runtime';
 import { startJsonDevice, tempDir } from '@probemesh/testkit';
-import { createApi, serve } from './index.js';
+import { createApi, prometheusText, serve } from './index.js';
 
 const ADMIN = 'admin-token-0123456789';
 const READ = 'read-token-0123456789ab';
+
+/** What Prometheus's own `promtool check metrics` (Debian package prometheus) says of a /metrics text: parse errors and lint. */
+function promtool(text: string): Promise<{ code: number | null; problems: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let problems = '';
+    p.stdout.on('data', (b: Buffer) => (problems += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (problems += b.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, problems }));
+    p.stdin.end(text);
+  });
+}
 
 /** A real probe with the http connector reading a real local device, served over real HTTP. */
 async function setup(t: Test) {
@@ -160,6 +174,12 @@ t.test('api — /metrics in Prometheus text and /openapi.json from the schemas',
   t.match(m.body, /^# TYPE probemesh_ticks_total counter$/m);
   t.match(m.body, /^probemesh_ticks_total\{probe="p1",rule="r"\} 1$/m);
   t.match(m.body, /^probemesh_value\{probe="p1",indicator="temp",device="room"\} 20$/m);
+  t.match(m.body, /^probemesh_rule_up\{probe="p1",rule="r"\} 1$/m, 'a running rule is up, one series whatever its status');
+  t.match(m.body, /^probemesh_rule_status\{probe="p1",rule="r",status="running"\} 1$/m);
+  t.match(m.body, /^probemesh_rule_status\{probe="p1",rule="r",status="failed"\} 0$/m, 'one-hot over every status');
+  t.match(m.body, /^probemesh_store_series\{probe="p1"\} 1$/m);
+  t.match(m.body, /^# TYPE probemesh_connector_requests_total counter\nprobemesh_connector_requests_total\{probe="p1",scheme="http"\} 1$/m, 'a stat the connector declares a counter');
+  t.same(await promtool(m.body), { code: 0, problems: '' }, 'promtool finds nothing to say');
   const mem = (name: string) => Number(new RegExp(`^${name}\\{probe="p1"\\} (\\d+)$`, 'm').exec(m.body)?.[1]);
   t.ok(mem('probemesh_heap_used_bytes') > 0 && mem('probemesh_heap_used_bytes') < mem('probemesh_resident_memory_bytes'), 'heap in use, a part of the resident memory');
   const o = await call('GET', '/openapi.json', undefined, null);
@@ -167,6 +187,28 @@ t.test('api — /metrics in Prometheus text and /openapi.json from the schemas',
   for (const p of ['/query', '/indicators', '/indicators/{id}', '/rules/states', '/alerts/stream', '/metrics']) t.ok(o.body.paths[p], `documents ${p}`);
   t.ok(o.body.components.schemas.Source_http, 'documents the http connector parameters');
   t.ok(o.body.components.schemas.Indicator.anyOf, 'the indicator schema is the one that validates');
+});
+
+t.test('api — /metrics names: a scheme in a label (schemes that clean up alike do not clash), ms in seconds, one family per name', async (t) => {
+  // Metrics made up here: no real connector has such scheme and stat names, but a plugin may.
+  const metrics: ProbeMetrics = {
+    ticks: 0, tickErrors: 0, valuesStored: 0, alertsFired: 0, storeBytes: 0, series: 0, rssBytes: 0, heapUsedBytes: 0,
+    rules: [{ rule: 'r', status: 'store-unavailable', ticks: 2, errors: 0, restarts: 0 }],
+    connectors: { 'lan-net': { drops: 1 }, lan: { net_drops: 2, 'busy-time_ms': 1500, busy_time_ms: 9 }, wan: { drops: 3, drops_total: 4 } },
+    connectorCounters: { 'lan-net': ['drops'], lan: ['net_drops', 'busy-time_ms', 'busy_time_ms'], wan: ['drops'] },
+    store: { available: true, pendingValues: 0, droppedValues: 0, failedCommits: 0, writtenValues: 0 }, sinks: [], latest: [],
+  };
+  const text = prometheusText('p1', metrics);
+  const lines = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`# TYPE ${name} `));
+  t.same(lines('probemesh_connector_drops_total'), ['# TYPE probemesh_connector_drops_total counter', 'probemesh_connector_drops_total{probe="p1",scheme="lan-net"} 1', 'probemesh_connector_drops_total{probe="p1",scheme="wan"} 3']);
+  t.same(lines('probemesh_connector_net_drops_total'), ['# TYPE probemesh_connector_net_drops_total counter', 'probemesh_connector_net_drops_total{probe="p1",scheme="lan"} 2']);
+  t.same(lines('probemesh_connector_busy_time_seconds_total'), ['# TYPE probemesh_connector_busy_time_seconds_total counter', 'probemesh_connector_busy_time_seconds_total{probe="p1",scheme="lan"} 1.5'], 'two stats that clean up to one name: the first is kept');
+  t.same(lines('probemesh_connector_drops'), [], 'no gauge of the same name');
+  t.notMatch(text, /drops_total\{probe="p1",scheme="wan"\} 4/, 'a gauge named like a counter family is left out, not a second TYPE');
+  t.same(lines('probemesh_rule_up'), ['# TYPE probemesh_rule_up gauge', 'probemesh_rule_up{probe="p1",rule="r"} 0']);
+  t.match(text, /^probemesh_rule_status\{probe="p1",rule="r",status="store-unavailable"\} 1$/m);
+  t.equal(text.match(/^probemesh_rule_status\{/gm)?.length, 6, 'every status, one of them 1');
+  t.same(await promtool(text), { code: 0, problems: '' }, 'promtool parses it and finds no naming problem');
 });
 
 t.test('api — the route table: every mounted route is documented, every documented route is mounted', async (t) => {

@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { buckets, configKey } from '@probemesh/model';
 import { runProbe } from '@probemesh/probe';
 import { freeTcpPort, spawnLogged, startNats, tempDir, waitUntil } from '@probemesh/testkit';
 
@@ -51,7 +52,7 @@ rules:
   const { configBucket } = await import('@probemesh/mesh');
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
-  await (await configBucket(nc)).put('probe.edge7', JSON.stringify({ id: 'edge7', indicators: [{ id: 'x', kind: 'static' }] }));
+  await (await configBucket(nc)).put(configKey('edge7'), JSON.stringify({ id: 'edge7', indicators: [{ id: 'x', kind: 'static' }] }));
   await waitUntil('invalid config reported', () => logs.some((l) => /not applied: invalid flashed config of edge7/.test(l)), 10_000);
   t.same(probe.probe.list('indicators').map((i) => i.id), ['racks'], 'the invalid config changed nothing');
   const bad = await run(process.execPath, [cli, 'flash', '--config', join(dir.path, 'nope.yaml')]).catch((e: { stderr: string }) => e);
@@ -177,19 +178,20 @@ t.test('flash — a typo is refused with the probe\'s own message and stores not
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
   const kv = await configBucket(nc);
-  t.equal((await kv.get('probe.edge7'))?.revision, 1, 'nothing stored: KV still holds revision 1');
+  t.equal((await kv.get(configKey('edge7')))?.revision, 1, 'nothing stored: KV still holds revision 1');
 
   // The same typo put in KV by other means (an older tool, a hand-made put): the running node refuses it.
-  const stored = (await kv.get('probe.edge7'))!.json() as { indicators: Array<{ formula?: string }> };
+  const stored = (await kv.get(configKey('edge7')))!.json() as { indicators: Array<{ formula?: string }> };
   stored.indicators[2]!.formula = 'rakcs / area';
-  t.equal(await kv.put('probe.edge7', JSON.stringify(stored)), 2);
+  t.equal(await kv.put(configKey('edge7'), JSON.stringify(stored)), 2);
   await waitUntil('revision 2 reported', async () => (await node.get('/info')).config?.latest === 2, 30_000);
-  t.match((await node.get('/info')).config, { applied: 1, latest: 2, note: /^revision 2 not applied: pm_config\/probe\.edge7 revision 2 is not a valid probe config:\n {2}pm_config\/probe\.edge7 revision 2 \/indicators\/2: indicator 'density' formula: unknown indicator 'rakcs'/ });
+  const rev2 = `${buckets.config}/${configKey('edge7')} revision 2`;
+  t.match((await node.get('/info')).config, { applied: 1, latest: 2, note: `revision 2 not applied: ${rev2} is not a valid probe config:\n  ${rev2} /indicators/2: indicator 'density' formula: unknown indicator 'rakcs'` });
   t.equal(await node.density(), 0.04, 'still measuring with revision 1');
 
   // Rebooted, the node runs revision 1, the last it applied, and says which and why.
   const rebooted = await node.boot();
-  t.match(rebooted.output(), /running flashed config revision 1, the last this node applied: pm_config\/probe\.edge7 revision 2 is not a valid probe config/);
+  t.ok(rebooted.output().includes(`running flashed config revision 1, the last this node applied: ${rev2} is not a valid probe config`), 'the reboot says which revision it runs and why');
   t.match((await node.get('/info')).config, { applied: 1, latest: 2, note: /revision 2 is not a valid probe config/ }, '/info after the reboot');
   const before = Date.now();
   await waitUntil('density measured after the reboot', async () => ((await node.get(`/query?indicator=density&from=${before}`)).records?.length ?? 0) > 0, 30_000, rebooted);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { FULL_DISK_SERVER, NETWORKS, researchServer, serversOf, SERVERS, siteFigures, upNetns, CAPTURE_NETWORKS, UPS_NETWORK } from '@probemesh/demo';
+import { subjects } from '@probemesh/model';
 import { ip, netnsList, netnsUnavailable, tempDir, waitUntil } from '@probemesh/testkit';
 
 type Records = { records: Array<{ ts: number; datum: number; device?: string; instance?: string }> };
@@ -31,7 +32,7 @@ t.test(
     const nc = await connect({ servers: mesh.natsUrl, user: mesh.operator.user, pass: mesh.operator.password });
     t.teardown(() => nc.close());
     const heard: Alert[] = [];
-    nc.subscribe('pm.alert.>', { callback: (_e, m) => void heard.push(m.json<Alert>()) });
+    nc.subscribe(subjects.alerts, { callback: (_e, m) => void heard.push(m.json<Alert>()) });
     await nc.flush();
 
     const f = siteFigures();

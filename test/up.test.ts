@@ -2,6 +2,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
+import { streams, subjects } from '@probemesh/model';
 import { exampleLayout, facilityPowerW, itPowerW, server, SERVERS, up, writeConfigs } from '@probemesh/demo';
 import { tempDir, waitUntil } from '@probemesh/testkit';
 
@@ -22,7 +23,7 @@ t.test('probemesh up — five networks and a site: merged IT power, PUE to the d
   const nc = await connect({ servers: mesh.natsUrl, user: mesh.operator.user, pass: mesh.operator.password });
   t.teardown(() => nc.close());
   const alerts: string[] = [];
-  nc.subscribe('pm.alert.>', { callback: (_e, m) => void alerts.push(`${m.subject} ${(m.json() as { device?: string; state: string }).device}:${(m.json() as { state: string }).state}`) });
+  nc.subscribe(subjects.alerts, { callback: (_e, m) => void alerts.push(`${m.subject} ${(m.json() as { device?: string; state: string }).device}:${(m.json() as { state: string }).state}`) });
   await nc.flush();
 
   const it = itPowerW();
@@ -45,10 +46,10 @@ t.test('probemesh up — five networks and a site: merged IT power, PUE to the d
   t.match(await get('site', '/mesh/alerts'), [{ probe: 'net2', rule: 'servers', decision: 'cpu_hot', device: 'srv042', state: 'firing', value: 97 }], 'srv042 runs hot: net2 alerted the site');
   const alertCounts = async () => {
     const { jetstreamManager } = await import('@nats-io/jetstream');
-    const info = await (await jetstreamManager(nc)).streams.info('PM_ALERTS', { subjects_filter: 'pm.in.alert.>' }); // what probes publish; the stream republishes it on pm.alert.>
+    const info = await (await jetstreamManager(nc)).streams.info(streams.alerts, { subjects_filter: subjects.alertsIn }); // what probes publish; the stream republishes it for subscribers
     return info.state.subjects;
   };
-  t.same(await alertCounts(), { 'pm.in.alert.warning.net2.servers': 1 }, 'PM_ALERTS holds it once, for subscribers and coordinators that were away');
+  t.same(await alertCounts(), { [subjects.alertIn('warning', 'net2', 'servers')]: 1 }, 'PM_ALERTS holds it once, for subscribers and coordinators that were away');
   t.match(await get('site', '/mesh/alerts?scope=everything'), { error: { message: /\/scope expected 'subtree' or 'mesh', not 'everything'/ } }, 'a bad scope says what is wrong');
   const viaSite = await get<Records>('site', '/query?probe=net2&indicator=cpu_load&device=srv042&last=1');
   t.equal(viaSite.records[0]?.datum, 97, 'a network probe queried through the site');
@@ -63,8 +64,8 @@ t.test('probemesh up — five networks and a site: merged IT power, PUE to the d
   t.equal(await last('it_power'), it, 'the same IT power as an uninterrupted run');
   t.equal(await last('pue'), facilityPowerW() / it);
   await new Promise((r) => setTimeout(r, 1000));
-  t.same(await alertCounts(), { 'pm.in.alert.warning.net2.servers': 1 }, 'still once: nothing re-sent by the restart');
-  t.ok(alerts.every((a) => a === 'pm.alert.warning.net2.servers srv042:firing') && alerts.length <= 1, `the subscriber saw it at most once (it may have joined after it fired): ${JSON.stringify(alerts)}`);
+  t.same(await alertCounts(), { [subjects.alertIn('warning', 'net2', 'servers')]: 1 }, 'still once: nothing re-sent by the restart');
+  t.ok(alerts.every((a) => a === `${subjects.alert('warning', 'net2', 'servers')} srv042:firing`) && alerts.length <= 1, `the subscriber saw it at most once (it may have joined after it fired): ${JSON.stringify(alerts)}`);
   t.same((await get<Array<{ decision: string }>>('site', '/mesh/alerts')).map((a) => a.decision), ['cpu_hot'], 'the restarted site still holds it, once');
 });
 

@@ -1,4 +1,4 @@
-import { AlertState, Datum, Heartbeat, Id, Query, Role, Timestamp, TokenRole, Type, type Static, type TObject, type TSchema } from '@probemesh/model';
+import { AlertState, Datum, Heartbeat, Id, Query, Role, Timestamp, TokenRole, Type, buckets, type Static, type TObject, type TSchema } from '@probemesh/model';
 import type { ProbeInfo as ServiceInfo } from '@probemesh/runtime';
 
 /** The body of every error answer. */
@@ -45,7 +45,7 @@ export const ProbeInfo = Type.Object(
       Type.Object(
         {
           applied: Type.Optional(Type.Integer({ minimum: 1, description: 'the flashed revision the probe runs (absent: it runs its config file)' })),
-          latest: Type.Optional(Type.Integer({ minimum: 1, description: 'the newest revision seen in NATS KV pm_config (absent until NATS answered)' })),
+          latest: Type.Optional(Type.Integer({ minimum: 1, description: `the newest revision seen in NATS KV ${buckets.config} (absent until NATS answered)` })),
           note: Type.Optional(Type.String({ description: 'why the probe does not run the latest: an invalid revision, NATS unreachable at boot' })),
         },
         { additionalProperties: false, description: 'the flashed configuration (probemesh flash), for a probe configured through NATS KV' },

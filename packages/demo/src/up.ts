@@ -6,7 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { natsAuthorization } from '@probemesh/mesh';
 import { freeTcpPort, spawnInNetns, spawnLogged, startNats, startNatsCluster, waitUntil, type NatsServer, type Spawned } from '@probemesh/testkit';
-import type { ProbeConfig } from '@probemesh/model';
+import { subjects, type ProbeConfig } from '@probemesh/model';
 import { Document, isMap, isSeq } from 'yaml';
 import { datacenterConfigs, LEAF_NETWORKS, NETWORKS, SERVERS, simulateDatacenter, type MeshLayout, type SimulatedDatacenter } from './datacenter.js';
 
@@ -292,9 +292,9 @@ Look at it:
   curl -s -H 'Authorization: Bearer ${read}' ${site}/mesh/alerts          (alerts from the networks)
   curl -s -H 'Authorization: Bearer ${read}' '${site}/query?probe=net2&indicator=cpu_load&device=srv042&last=1'
                                                                 (any probe, through the site)
-Subscribe to alerts (NATS user ${operator.user}): subject pm.alert.> on ${started.nats.url}
+Subscribe to alerts (NATS user ${operator.user}): subject ${subjects.alerts} on ${started.nats.url}
   node ${cli} alerts --nats ${started.nats.url} --user ${operator.user} --pass ${operator.password}
-  or: nats sub -s nats://${operator.user}:${operator.password}@127.0.0.1:${started.nats.port} 'pm.alert.>'
+  or: nats sub -s nats://${operator.user}:${operator.password}@127.0.0.1:${started.nats.port} '${subjects.alerts}'
 Read token ${read}, admin token ${layout.tokens.admin}. Ctrl-C stops everything.`);
     let timer: NodeJS.Timeout | undefined;
     if ((opts.statusMs ?? 10_000) > 0) {

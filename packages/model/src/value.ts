@@ -17,7 +17,3 @@ export const Value = Type.Object(
   { additionalProperties: false },
 );
 export type Value = Static<typeof Value>;
-
-/** A batch of values, as published on `pm.value.<probe>.<indicator>`. */
-export const ValueBatch = Type.Object({ probe: Id, values: Type.Array(Value) }, { additionalProperties: false });
-export type ValueBatch = Static<typeof ValueBatch>;

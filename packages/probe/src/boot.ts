@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { messageOf, type Connector } from '@probemesh/core';
 import { fetchFlashed, natsConnect } from '@probemesh/mesh';
-import { configKey, type ProbeConfig } from '@probemesh/model';
+import { buckets, configKey, type ProbeConfig } from '@probemesh/model';
 import type { ConfigRevisions, LogFn } from '@probemesh/runtime';
 import { Store } from '@probemesh/store';
 import { checkConfig, loadBundle, parseFlashed } from './config.js';
@@ -25,8 +25,11 @@ export function keepApplied(store: Store, applied: AppliedConfig): Promise<void>
   return store.config.put(...APPLIED, applied);
 }
 
+/** Where a probe's flashed configuration is kept: `<bucket>/<key>`, for messages. */
+export const flashedKey = (probe: string) => `${buckets.config}/${configKey(probe)}`;
+
 /** Where a flashed revision comes from, for messages. */
-export const flashedOrigin = (probe: string, revision: number) => `pm_config/${configKey(probe)} revision ${revision}`;
+export const flashedOrigin = (probe: string, revision: number) => `${flashedKey(probe)} revision ${revision}`;
 
 /** A node's configuration from its boot bundle, and its revisions. */
 export interface Boot {

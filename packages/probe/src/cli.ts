@@ -2,7 +2,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { bootFromBundle, type Boot } from './boot.js';
+import { buckets, configKey, subjects } from '@probemesh/model';
+import { bootFromBundle, flashedKey, type Boot } from './boot.js';
 import { loadConfig } from './config.js';
 import { builtinConnectors } from './connectors.js';
 import { ProcessGuard } from './guard.js';
@@ -16,13 +17,13 @@ usage:
   probemesh probe --config <file.yaml>   run one probe from a config file
   probemesh probe --bundle <b.json> [--wait S]
                                          boot a new node: its config comes from NATS KV
-  probemesh alerts --nats <url> [--user U --pass P] [--subject pm.alert.>]
+  probemesh alerts --nats <url> [--user U --pass P] [--subject ${subjects.alerts}]
                                          print the mesh's alerts as they are published
   probemesh nats-auth --probes <id,id,…> [--nkeys] [--js-domain D] [--out <dir>]
                                          generate the mesh's NATS credentials: each probe's nkey seed
                                          (or password) and the server's users.conf, in <dir>
   probemesh flash --config <file.yaml> [--nats URL] [--bundle out.json]
-                                         put a probe's config in NATS KV (pm_config, key probe.<id>);
+                                         put a probe's config in NATS KV (${buckets.config}, key ${configKey('<id>')});
                                          a running probe applies it live; --bundle writes what a
                                          new node needs to boot and join
   probemesh schema [--write <dir>]       the JSON Schema of config files (editors); --write puts it
@@ -60,7 +61,7 @@ async function main(argv: string[]): Promise<void> {
       const { natsConnect } = await import('@probemesh/mesh');
       const { Alert, fits } = await import('@probemesh/model');
       const nc = await natsConnect({ servers: [values.nats], ...(values.user ? { user: values.user, pass: values.pass ?? '' } : {}) });
-      const subject = values.subject ?? 'pm.alert.>';
+      const subject = values.subject ?? subjects.alerts;
       console.error(`listening on ${subject} at ${values.nats} (Ctrl-C stops)`);
       nc.subscribe(subject, {
         callback: (_err, m) => {
@@ -103,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
       const nc = await natsConnect(n);
       try {
         const rev = await flash(nc, config, n.jsDomain);
-        console.log(`flashed probe '${config.id}' (revision ${rev}) to pm_config/probe.${config.id} on ${servers.join(', ')}`);
+        console.log(`flashed probe '${config.id}' (revision ${rev}) to ${flashedKey(config.id)} on ${servers.join(', ')}`);
         if (values.bundle) {
           await writeFile(values.bundle, JSON.stringify(bootBundle({ ...config, nats: n }), null, 2) + '\n');
           console.log(`boot bundle for the new node: ${values.bundle}`);

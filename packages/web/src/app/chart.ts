@@ -98,7 +98,7 @@ export class BandChart {
 /** A small inline sparkline of bucket means (SVG: no chart library on the first view). */
 export function sparkline(buckets: readonly Bucket[], label: string): TemplateResult {
   const pts = buckets.filter((b) => b.mean !== null) as Array<Bucket & { mean: number }>;
-  if (pts.length < 2) return html`<span class="spark empty" title=${label}>no data</span>`;
+  if (pts.length < 2) return html`<span class="spark empty" title=${label}>not enough data yet</span>`;
   const x0 = pts[0]!.ts;
   const x1 = pts[pts.length - 1]!.ts;
   let lo = Infinity;

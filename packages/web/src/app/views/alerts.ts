@@ -1,6 +1,6 @@
 import { html, nothing } from 'lit';
 import { api, explain, follow, target } from '../api.js';
-import { when } from '../format.js';
+import { fmt, when } from '../format.js';
 import { href, setParams, update, type View } from '../state.js';
 
 /** An alert transition as the API sends it. */
@@ -135,7 +135,7 @@ export const alertsView: View = {
         <tbody>${shown.map(
           (a) => html`<tr data-alert=${a.id} data-probe=${a.probe} data-decision=${a.decision} data-state=${a.state}>
             <td data-label="since">${when(a.since)}</td><td class="state ${a.state}">${a.state}</td><td class="sev ${a.severity}">${a.severity}</td><td data-label="probe">${a.probe}</td>
-            <td data-label="rule">${a.rule} / ${a.decision}</td><td data-label="device">${a.device ?? ''}</td><td data-label="value">${a.value ?? ''}</td><td class="message">${a.message}</td>
+            <td data-label="rule">${a.rule} / ${a.decision}</td><td data-label="device">${a.device ?? ''}</td><td data-label="value">${a.value === undefined ? '' : fmt(a.value)}</td><td class="message">${a.message}</td>
             <td>${a.indicator ? html`<a href=${chartLink(a)}>chart</a>` : nothing}</td></tr>`,
         )}</tbody>
       </table></div>

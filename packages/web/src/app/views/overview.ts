@@ -40,8 +40,8 @@ async function refresh(signal: AbortSignal): Promise<void> {
           const def = byId.get(id)!;
           const [last, hour, day] = await Promise.all([
             api<{ records: Array<{ datum: unknown; ts: number }> }>('/query', { params: { indicator: id, last: 1 }, signal }),
-            fetchSeries({ indicator: id, from: now - 3600e3, to: now, stepMs: stepFor(3600e3, 60) }, signal),
-            fetchSeries({ indicator: id, from: now - 86400e3, to: now, stepMs: stepFor(86400e3, 96) }, signal),
+            fetchSeries({ indicator: id, from: now - 3600e3, to: now, stepMs: stepFor(3600e3, 360) }, signal),
+            fetchSeries({ indicator: id, from: now - 86400e3, to: now, stepMs: stepFor(86400e3, 288) }, signal),
           ]);
           const r = last.records[0];
           return { id, ...(def.name ? { name: def.name } : {}), ...(def.unit ? { unit: def.unit } : {}), value: r?.datum, ...(r ? { ts: r.ts } : {}), hour: hour.buckets, day: day.buckets };

@@ -75,16 +75,21 @@ export function consumerChild(
   });
 }
 
+/** After the first, a dropped message is logged at most this often (with the count so far): a flood cannot flood the log. */
+const DROP_LOG_EVERY_MS = 60_000;
+
 /**
  * A coordinator's merger: a durable consumer of `PM_PARTIALS`; each (source, window) is merged
  * once (remembered in the store), acked after the merge is saved. A message that is not a partial,
- * or that claims another probe than its subject names, is dropped and counted.
+ * that claims another probe than its subject names, or whose figures or window cannot be (see
+ * `MergedWindows.mergeAll`) is dropped, counted and never merged.
  */
 export class Merger {
   /** Partials merged (not counting duplicates). */
   merges = 0;
-  /** Messages dropped: not a partial aggregate, or not from a child this coordinator merges. */
+  /** Messages dropped: not a partial aggregate of the probe its subject names, or figures or a window that cannot be. */
   dropped = 0;
+  private droppedLogged = -Infinity;
   /** When each child last had a partial merged here (its windows are arriving). */
   readonly progress = new Map<string, number>();
 
@@ -101,16 +106,24 @@ export class Merger {
       if (p.probe !== this.ctx.id && (!children || children.has(p.probe))) return p;
       return undefined; // another coordinator's child: not ours to merge
     }
-    this.dropped++;
-    this.ctx.log('warn', `dropped a message on ${m.subject} that is not a partial aggregate of the probe it names`);
+    this.drop(m.subject, 'not a partial aggregate of the probe it names');
     return undefined;
+  }
+
+  private drop(subject: string, why: string): void {
+    this.dropped++;
+    const now = this.ctx.clock.now();
+    if (now - this.droppedLogged < DROP_LOG_EVERY_MS) return;
+    this.droppedLogged = now;
+    this.ctx.log('warn', `dropped a message on ${subject}: ${why} (${this.dropped} dropped so far)`);
   }
 
   spec(nats: NatsOptions, setup: StreamSetup): ChildSpec {
     return consumerChild('merger', this.ctx, nats, setup, streams.partials, { durable_name: consumers.partials(this.ctx.id), filter_subject: subjects.partials }, async (msgs) => {
       const ps = msgs.map((m) => this.partialOf(m)).filter((p): p is PartialAggregate => p !== undefined);
       try {
-        const added = await this.merged.mergeAll(ps);
+        const { added, refused } = await this.merged.mergeAll(ps);
+        for (const { partial: p, why } of refused) this.drop(subjects.partial(p.probe, p.indicator), why);
         this.merges += added.length;
         const now = this.ctx.clock.now();
         for (const p of added) this.progress.set(p.probe, now);

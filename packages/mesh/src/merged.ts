@@ -41,6 +41,20 @@ export interface Judged {
 }
 
 const DAY = 86_400_000;
+
+/** Why a partial's figures cannot be: a window that ends before it starts or lies off its own grid, figures no `count` values can have; else undefined. */
+function impossible(p: PartialAggregate): string | undefined {
+  const length = p.windowEnd - p.windowStart;
+  if (!(length > 0)) return `its window [${p.windowStart}, ${p.windowEnd}) ends before it starts`;
+  if (p.windowStart % length !== 0) return `its window [${p.windowStart}, ${p.windowEnd}) is off its own grid`;
+  const devices = p.devices ?? (p.count ? 1 : 0);
+  if (p.count === 0) return p.sum === 0 && p.min === 0 && p.max === 0 && devices === 0 ? undefined : 'it has no values but figures other than 0';
+  if (p.min > p.max) return `its min ${p.min} is above its max ${p.max}`;
+  const slack = 1e-9 * Math.max(Math.abs(p.min), Math.abs(p.max)) * p.count; // float sums
+  if (p.sum < p.min * p.count - slack || p.sum > p.max * p.count + slack) return `its sum ${p.sum} cannot come from ${p.count} values between ${p.min} and ${p.max}`;
+  if (devices < 1 || devices > p.count) return `${devices} devices cannot have sent ${p.count} values`;
+  return undefined;
+}
 /** Windows kept in memory per indicator (the newest); older ones stay in the store until the horizon. */
 const KEEP_WINDOWS = 360;
 /** Windows a reader may owe before the oldest are dropped (a reader that stopped reading). */
@@ -60,8 +74,6 @@ export class MergedWindows {
   private store?: Store;
   private judge?: Judge;
   private prunedBefore = 0;
-  /** Partials older than the horizon, dropped (their window may have been forgotten: merging could count them twice). */
-  tooOld = 0;
 
   private readonly horizonMs: number;
   private readonly clock: Clock;
@@ -116,21 +128,28 @@ export class MergedWindows {
 
   /**
    * Merges a batch of partials and saves the windows they touched in one store commit; resolves
-   * with the partials that were new (a source's window merged already is skipped, one older than
-   * the horizon is dropped). Ack after it resolves.
+   * with the partials that were new and those refused, each with why: figures no `count` values
+   * can have, a window off its own grid or of another length than the window merged at its start,
+   * or older than the horizon (its window may have been forgotten: merging it could count it
+   * twice). A source's window merged already is skipped. Ack after it resolves.
    */
-  async mergeAll(ps: readonly PartialAggregate[]): Promise<PartialAggregate[]> {
+  async mergeAll(ps: readonly PartialAggregate[]): Promise<{ added: PartialAggregate[]; refused: Array<{ partial: PartialAggregate; why: string }> }> {
     const now = this.now();
     const touched = new Map<string, Merged>();
     const added: PartialAggregate[] = [];
+    const refused: Array<{ partial: PartialAggregate; why: string }> = [];
     for (const p of ps) {
-      if (p.windowEnd < now - this.horizonMs) {
-        this.tooOld++;
+      const key = `${p.indicator}/${p.windowStart}`;
+      const w = touched.get(key) ?? this.find(p.indicator, p.windowStart) ?? { indicator: p.indicator, windowStart: p.windowStart, windowEnd: p.windowEnd, parts: {}, rev: 0 };
+      const why =
+        impossible(p) ??
+        (p.windowEnd < now - this.horizonMs ? `its window ended before the horizon (${this.horizonMs / DAY} days)` : undefined) ??
+        (w.windowEnd !== p.windowEnd ? `its window ends at ${p.windowEnd}, the one merged from ${Object.keys(w.parts).join(', ')} at ${w.windowEnd}: windows of another length` : undefined);
+      if (why) {
+        refused.push({ partial: p, why });
         continue;
       }
       const source = `${p.probe}/${p.group}`;
-      const key = `${p.indicator}/${p.windowStart}`;
-      const w = touched.get(key) ?? this.find(p.indicator, p.windowStart) ?? { indicator: p.indicator, windowStart: p.windowStart, windowEnd: p.windowEnd, parts: {}, rev: 0 };
       const revision = p.revision ?? 0;
       const had = w.parts[source];
       if (had && had.revision >= revision) continue; // merged already (a redelivery or a resend), or older than what is in
@@ -150,7 +169,7 @@ export class MergedWindows {
       }
     }
     await this.prune(now);
-    return added;
+    return { added, refused };
   }
 
   /** Forgets the days past the horizon (once per day). */

@@ -256,6 +256,11 @@ export class MeshNode {
     return this.merger?.merges ?? 0;
   }
 
+  /** Messages on the mesh's subjects dropped and never used: heartbeats and partials that are not what their subject says, partials whose figures or window cannot be. */
+  get dropped(): { heartbeats: number; partials: number } {
+    return { heartbeats: this.members.dropped, partials: this.merger?.dropped ?? 0 };
+  }
+
   /** Alert transitions received from the mesh (not counting redeliveries). */
   get alertsReceived(): number {
     return this.follower?.received ?? 0;

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { Probe } from '@probemesh/runtime';
+import { subjects } from '@probemesh/model';
 import { startNats, waitUntil, type NatsServer } from '@probemesh/testkit';
 import { MergedWindows, MeshNode } from './index.js';
 import { testProbe } from './probe.fixture.js';
@@ -90,7 +91,7 @@ t.test('mesh — an alert at the bottom reaches a subscriber and both coordinato
   const { connect } = await import('@nats-io/transport-node');
   const sub = await connect({ servers: nats.url });
   const seen: string[] = [];
-  sub.subscribe('pm.alert.>', { callback: (_e, m) => void seen.push(m.subject) });
+  sub.subscribe(subjects.alerts, { callback: (_e, m) => void seen.push(m.subject) });
   await sub.flush();
 
   await net1.p.put('indicators', { id: 'inlet_temp', kind: 'static', value: 45 });
@@ -99,7 +100,7 @@ t.test('mesh — an alert at the bottom reaches a subscriber and both coordinato
   await waitUntil('alert at the top', () => topNode.meshAlerts().length === 1 && dcNode.meshAlerts().length === 1 && seen.length === 1, 15_000);
   await net1.p.tickNow('thermal'); // still holding: no new transition, nothing more to publish
   t.equal(net1.p.alerts().length, 1, 'one transition at the bottom');
-  t.same(seen, ['pm.alert.critical.net1.thermal'], 'the plain subscriber got it once');
+  t.same(seen, [subjects.alert('critical', 'net1', 'thermal')], 'the plain subscriber got it once');
   t.match(topNode.meshAlerts(), [{ probe: 'net1', rule: 'thermal', decision: 'hot', state: 'firing', severity: 'critical' }], 'the top coordinator holds it');
   t.equal(topNode.alertsReceived, 1, 'received once at the top');
   t.equal(dcNode.alertsReceived, 1, 'received once at dc');

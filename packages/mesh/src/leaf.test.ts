@@ -1,6 +1,7 @@
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { Probe } from '@probemesh/runtime';
+import { subjects } from '@probemesh/model';
 import { freeTcpPort, startNats, tempDir, waitUntil } from '@probemesh/testkit';
 import { MergedWindows, MeshNode, natsAuthorization } from './index.js';
 
@@ -24,7 +25,7 @@ t.test('leaf node — a site probe with a restricted user on a leaf server reach
   const ops = await connect({ servers: hub.url });
   t.teardown(() => ops.close());
   const got: string[] = [];
-  ops.subscribe('pm.alert.>', { callback: (_e, m) => void got.push(m.subject) });
+  ops.subscribe(subjects.alerts, { callback: (_e, m) => void got.push(m.subject) });
   await ops.flush();
 
   // The site probe measured in a window two ahead; its partial crosses the leaf link to the hub's coordinator.
@@ -49,7 +50,7 @@ t.test('leaf node — a site probe with a restricted user on a leaf server reach
   await site.put('indicators', { id: 'temp', kind: 'static', value: 41 });
   await site.put('rules', { id: 'r', indicators: ['temp'], period: '1h', decisions: [{ id: 'hot', when: 'temp > 40', severity: 'critical' }] });
   await site.tickNow('r');
-  await waitUntil('alert crossed the leaf link', () => got.includes('pm.alert.critical.site1-probe.r'), 15_000);
+  await waitUntil('alert crossed the leaf link', () => got.includes(subjects.alert('critical', 'site1-probe', 'r')), 15_000);
   t.pass('the alert went site probe → leaf → hub (JetStream PM_ALERTS on the hub) → subscriber');
   const r = await centralNode.forward('site1-probe', { indicator: 'temp', mode: 'count' });
   t.same(r, { mode: 'count', count: 1 }, 'the hub probe queried the site probe across the leaf link');

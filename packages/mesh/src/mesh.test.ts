@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { httpConnector } from '@probemesh/connector-http';
 import { Probe } from '@probemesh/runtime';
+import { streams, subjects } from '@probemesh/model';
 import { startJsonDevice, startNats, tempDir, waitUntil } from '@probemesh/testkit';
 import { MeshNode } from './index.js';
 
@@ -37,7 +38,7 @@ t.test('mesh — an alert reaches a plain NATS subscriber once; queries reach an
   const operator = await connect({ servers: server.url });
   t.teardown(() => operator.close());
   const seen: string[] = [];
-  const sub = operator.subscribe('pm.alert.>', { callback: (_e, m) => void seen.push(`${m.subject} ${(m.json() as { state: string }).state}`) });
+  const sub = operator.subscribe(subjects.alerts, { callback: (_e, m) => void seen.push(`${m.subject} ${(m.json() as { state: string }).state}`) });
   await operator.flush();
 
   for (const v of [25, 35, 36, 20]) {
@@ -47,7 +48,7 @@ t.test('mesh — an alert reaches a plain NATS subscriber once; queries reach an
   await waitUntil('two alert transitions', () => seen.length >= 2 && nodeA.published === 2, 10_000);
   // A plain subscriber gets what PM_ALERTS stored, once each: two stored, two received.
   const { jetstreamManager } = await import('@nats-io/jetstream');
-  t.equal((await (await jetstreamManager(operator)).streams.info('PM_ALERTS')).state.messages, 2);
+  t.equal((await (await jetstreamManager(operator)).streams.info(streams.alerts)).state.messages, 2);
   sub.unsubscribe();
   t.same(seen, ['pm.alert.critical.site-a.hot firing', 'pm.alert.critical.site-a.hot resolved'], 'firing and resolved, once each, on the contract subject');
 
@@ -83,7 +84,7 @@ t.test('mesh — alerts raised while NATS is down are delivered when it returns,
   t.teardown(() => nc.close());
   const { jetstreamManager } = await import('@nats-io/jetstream');
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info('PM_ALERTS');
+  const info = await jsm.streams.info(streams.alerts);
   t.equal(info.state.messages, 3, 'PM_ALERTS holds firing, resolved, firing: each once');
 });
 
@@ -105,7 +106,7 @@ t.test('mesh — alerts still owed when a probe stops are delivered by its next 
   const nc = await connect({ servers: again.url });
   t.teardown(() => nc.close());
   const { jetstreamManager } = await import('@nats-io/jetstream');
-  const info = await (await jetstreamManager(nc)).streams.info('PM_ALERTS');
+  const info = await (await jetstreamManager(nc)).streams.info(streams.alerts);
   t.equal(info.state.messages, 1, 'PM_ALERTS holds the firing alert once');
   t.equal(second.pending, 0, 'nothing left owed');
 });
@@ -117,7 +118,7 @@ t.test('mesh — stream limits come from the configuration of a probe that sets 
   const nc = await connect({ servers: server.url });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
-  const limits = async () => Promise.all(['PM_ALERTS', 'PM_PARTIALS'].map(async (s) => ((c) => [c.max_age / 1e9, c.max_bytes])((await jsm.streams.info(s)).config)));
+  const limits = async () => Promise.all([streams.alerts, streams.partials].map(async (s) => ((c) => [c.max_age / 1e9, c.max_bytes])((await jsm.streams.info(s)).config)));
 
   const a = await probeWithDevice(t, 'edge-a');
   const na = await MeshNode.start({ id: 'edge-a', role: 'delegated', nats: { servers: [server.url] } }, a.probe);

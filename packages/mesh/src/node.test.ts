@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { ManualClock } from '@probemesh/core';
+import { componentRules, subjects } from '@probemesh/model';
 import { startNats, waitUntil, type NatsServer } from '@probemesh/testkit';
 import { MergedWindows, MeshNode, type MeshOptions } from './index.js';
 import { testProbe } from './probe.fixture.js';
@@ -32,7 +33,7 @@ t.test('mesh node — heartbeats, membership, levels and staleness follow the ma
   const nats = await startNats();
   t.teardown(() => nats.remove());
   const clock = new ManualClock(T0);
-  const beats = await subscriber(t, nats, 'pm.hb.*');
+  const beats = await subscriber(t, nats, subjects.heartbeats);
   const top = await node(t, nats, clock, 'top', { merged: new MergedWindows() });
   const mid = await node(t, nats, clock, 'mid', { parent: 'top', merged: new MergedWindows() });
   const leaf = await node(t, nats, clock, 'leaf', { parent: 'mid' });
@@ -69,7 +70,7 @@ t.test('dead-man — a child that misses its heartbeats raises mesh/stale once a
   const nats = await startNats();
   t.teardown(() => nats.remove());
   const clock = new ManualClock(T0);
-  const alerts = await subscriber(t, nats, 'pm.alert.>');
+  const alerts = await subscriber(t, nats, subjects.alerts);
   const coord = await node(t, nats, clock, 'hall', { merged: new MergedWindows(), children: ['pdu1', 'pdu2'] });
   const pdu1 = await node(t, nats, clock, 'pdu1', { parent: 'hall' });
   await node(t, nats, clock, 'pdu2', { parent: 'hall' });
@@ -78,7 +79,7 @@ t.test('dead-man — a child that misses its heartbeats raises mesh/stale once a
   await pdu1.node.stop();
   for (let i = 0; i < 4; i++) await clock.advance(HB); // the dead-man looks every heartbeat period
   await waitUntil('the stale alert published', () => alerts.length === 1 && coord.node.published === 1);
-  t.match(alerts[0], { subject: 'pm.alert.warning.hall.mesh', data: { probe: 'hall', rule: 'mesh', decision: 'stale', device: 'pdu1', state: 'firing' } });
+  t.match(alerts[0], { subject: subjects.alert('warning', 'hall', componentRules.mesh), data: { probe: 'hall', rule: componentRules.mesh, decision: 'stale', device: 'pdu1', state: 'firing' } });
   t.match(alerts[0]!.data.message, /pdu1 missed 3 heartbeats \(last heard /, 'says what happened');
   await waitUntil('listed by /mesh/alerts', () => coord.node.meshAlerts().length === 1);
   t.match(coord.node.meshAlerts(), [{ rule: 'mesh', decision: 'stale', device: 'pdu1', state: 'firing' }]);
@@ -90,7 +91,7 @@ t.test('dead-man — a child that misses its heartbeats raises mesh/stale once a
   await waitUntil('heard again', () => coord.node.membership().find((m) => m.probe === 'pdu1')?.stale === false);
   await clock.advance(HB);
   await waitUntil('resolved', () => alerts.length === 2);
-  t.match(alerts[1], { subject: 'pm.alert.warning.hall.mesh', data: { device: 'pdu1', state: 'resolved', message: 'probe pdu1 is back' } });
+  t.match(alerts[1], { subject: subjects.alert('warning', 'hall', componentRules.mesh), data: { device: 'pdu1', state: 'resolved', message: 'probe pdu1 is back' } });
   await waitUntil('resolved in /mesh/alerts', () => coord.node.meshAlerts()[0]?.state === 'resolved');
   t.equal(alerts.filter((a) => a.data.device === 'pdu2').length, 0, 'the child that kept beating raised nothing');
 });

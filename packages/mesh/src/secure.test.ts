@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
+import { subjects } from '@probemesh/model';
 import { startNats, tempDir, waitUntil } from '@probemesh/testkit';
 import { MeshConfigError, MeshNode, meshCredentials } from './index.js';
 import { testProbe } from './probe.fixture.js';
@@ -35,14 +36,14 @@ t.test('secure transport — TLS with a CA made here and generated per-probe nke
   const ops = await connect({ servers: nats.url, tls: { caFile: tls.ca }, authenticator: (await import('@nats-io/transport-node')).nkeyAuthenticator(new TextEncoder().encode(creds.operator.nkeySeed!)) });
   t.teardown(() => ops.close());
   const got: string[] = [];
-  ops.subscribe('pm.alert.>', { callback: (_e, m) => void got.push(m.subject) });
+  ops.subscribe(subjects.alerts, { callback: (_e, m) => void got.push(m.subject) });
   await ops.flush();
 
   const edge = await probe(t, 'edge');
   const node = await MeshNode.start({ id: 'edge', role: 'delegated', nats: { servers: [nats.url], ...creds.probes.edge, tls: { ca: tls.ca } } }, edge);
   t.teardown(() => node.stop());
   await edge.tickNow('hot');
-  await waitUntil('the alert over TLS', () => got.includes('pm.alert.critical.edge.hot'), 15_000);
+  await waitUntil('the alert over TLS', () => got.includes(subjects.alert('critical', 'edge', 'hot')), 15_000);
   t.pass('edge published its alert over TLS, authenticated by its nkey');
 
   // Another probe's key cannot speak as edge.
@@ -52,7 +53,7 @@ t.test('secure transport — TLS with a CA made here and generated per-probe nke
   void (async () => {
     for await (const s of core.status()) if (s.type === 'error') errors.push(s.error.message);
   })();
-  core.publish('pm.in.alert.critical.edge.hot', 'forged');
+  core.publish(subjects.alertIn('critical', 'edge', 'hot'), 'forged');
   await core.flush();
   await waitUntil('refused', () => errors.length > 0, 5000);
   t.match(errors[0], /Permissions Violation for Publish to "?pm\.in\.alert\.critical\.edge\.hot/i);

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { streams, subjects } from '@probemesh/model';
 import { freeTcpPort, startNats, waitUntil } from '@probemesh/testkit';
 import { MergedWindows, MeshConfigError, MeshNode, natsAuthorization } from './index.js';
 import { testProbe } from './probe.fixture.js';
@@ -41,7 +42,7 @@ t.test('start — a probe that cannot reach NATS keeps measuring and storing, sa
   t.equal(node.health().link.status, 'connected');
   const nc = await connect({ servers: url });
   t.teardown(() => nc.close());
-  const info = await (await jetstreamManager(nc)).streams.info('PM_ALERTS');
+  const info = await (await jetstreamManager(nc)).streams.info(streams.alerts);
   t.equal(info.state.messages, 1, 'PM_ALERTS set up by the late probe, holding the alert once');
 });
 
@@ -50,7 +51,7 @@ t.test('start — a stream that already captures the mesh subjects stops the pro
   t.teardown(() => nats.remove());
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
-  await (await jetstreamManager(nc)).streams.add({ name: 'EVERYTHING', subjects: ['pm.partial.>'] });
+  await (await jetstreamManager(nc)).streams.add({ name: 'EVERYTHING', subjects: [subjects.partials] });
   const p = await probe(t, 'edge3');
   const started = MeshNode.start({ id: 'edge3', role: 'delegated', nats: { servers: [nats.url] }, log: quiet }, p);
   await t.rejects(started, MeshConfigError);
@@ -100,7 +101,7 @@ t.test('start — 30 probes started at once against a fresh server, five rounds:
       const failed = nodes.flatMap((n, i) => Object.entries(n.health().children).filter(([, s]) => s?.status === 'failed').map(([c]) => `${ids[i]}/${c}`));
       t.same(failed, [], `round ${round}: no child failed`);
       const nc = await connect({ servers: url });
-      const info = await (await jetstreamManager(nc)).streams.info('PM_ALERTS', { subjects_filter: 'pm.in.alert.>' });
+      const info = await (await jetstreamManager(nc)).streams.info(streams.alerts, { subjects_filter: subjects.alertsIn });
       await nc.close();
       t.equal(Object.keys(info.state.subjects ?? {}).length, 30, `round ${round}: an alert from each of the 30 probes`);
       t.equal(info.state.messages, 30, `round ${round}: each stored once`);

@@ -78,6 +78,9 @@ function compareSeries(a: Omit<Series, 'id'>, b: Omit<Series, 'id'>): number {
   return 0;
 }
 
+/** The series of a position, as compareSeries takes it. */
+const seriesAt = (p: Position) => ({ indicator: p.series[0], device: p.series[1], instance: p.series[2], rule: p.series[3] });
+
 const MODES: readonly string[] = ['records', 'max', 'min', 'mean', 'sum', 'count', 'series'];
 
 /** Steps suggested when one gives too many buckets. */
@@ -527,10 +530,15 @@ export class Store {
     const out = new Map<string, Aggregate>();
     if (!(fromMs < toMs)) return out;
     const byDevice = new Map<string, Bucket>();
+    const oneMinute = Math.floor(fromMs / MINUTE) === Math.floor((toMs - 1) / MINUTE);
     for (const s of this.match(sel)) {
       let all = byDevice.get(s.device);
       if (!all) byDevice.set(s.device, (all = emptyBucket()));
-      mergeBucket(all, this.aggregateSeries(s, fromMs, toMs));
+      // Memory knows when a series holds nothing in range (it stopped, or began later): no read.
+      if ((s.newest !== undefined && s.newest < fromMs) || (s.oldest !== undefined && s.oldest >= toMs)) continue;
+      // A range within one minute (a partial's window) is rows only: added straight in, no bucket per series.
+      if (oneMinute) for (const { key, value } of this.values.getRange({ start: [s.id, fromMs], end: [s.id, toMs] })) addToBucket(all, key[1], value);
+      else mergeBucket(all, this.aggregateSeries(s, fromMs, toMs));
     }
     for (const [device, b] of byDevice) out.set(device, { count: b[0], sum: b[1], min: b[2], max: b[4] });
     return out;
@@ -585,7 +593,7 @@ export class Store {
       }
       return top;
     };
-    const mark = after && { indicator: after.series[0], device: after.series[1], instance: after.series[2], rule: after.series[3] };
+    const mark = after && seriesAt(after);
     // Past the mark: its own time in series after the mark's (or the mark's own, when inclusive), the next ms in the others.
     const startOf = (s: Live) => {
       if (!after || !mark) return from;
@@ -640,12 +648,8 @@ export class Store {
       for (const [s, ts, d] of this.merged(list, from, to, { reverse: true, limit: q.last })) if (records.push(this.toValue(s, ts, d)) === q.last) break;
       return { records: records.reverse() };
     } else if (q.last !== undefined) {
-      // The page starts at the last-th newest row: found reading keys backwards, one row per series held.
-      let n = 0;
-      for (const [s, ts] of this.merged(list, from, to, { reverse: true, keys: true, limit: q.last })) {
-        start = this.position(s, ts);
-        if (++n === q.last) break;
-      }
+      // The page starts at the last-th newest row (the oldest row when fewer), found from the roll-ups.
+      start = this.nth(list, from, to, q.last, true);
       inclusive = true;
     }
     const take = Math.min(limit, remaining ?? Infinity);
@@ -667,21 +671,53 @@ export class Store {
     return { records, next: encodeCursor(q, this.position(end[0], end[1], left)) };
   }
 
-  /** The numeric aggregate of the first or last `n` rows (a `picked` max or min: the earliest on ties). */
-  private aggregateRows(list: Live[], from: number, to: number, n: number, reverse: boolean, mode: 'max' | 'min' | 'other', agg: Bucket, text: Set<string>): Value | undefined {
-    let picked: Value | undefined;
-    let left = n;
-    for (const [s, ts, d] of this.merged(list, from, to, { reverse, limit: n })) {
-      if (left-- === 0) break;
-      addToBucket(agg, ts, d);
-      if (typeof d === 'string') text.add(s.indicator);
-      else if (mode !== 'other') {
-        const p = picked?.datum as number;
-        // Read backwards, an equal value is an earlier record: it wins the tie.
-        if (!picked || (mode === 'max' ? d > p : d < p) || (reverse && d === p)) picked = this.toValue(s, ts, d);
+  /**
+   * Where the n-th row of the selection lies, counted from its start (from its end when `reverse`),
+   * in merged order; undefined when it holds fewer. Found from the roll-ups: the counts of hours,
+   * then of the minutes of the hour it falls in, then the rows of that minute (and rows only at the
+   * ragged ends of the range), so the cost grows with buckets, not with n.
+   */
+  private nth(list: Live[], from: number, to: number, n: number, reverse: boolean): Position | undefined {
+    let need = n;
+    for (const [level, a, b] of spans(from, to, 1).sort((x, y) => (reverse ? y[1] - x[1] : x[1] - y[1]))) {
+      const r = this.nthIn(list, level, a, b, need, reverse);
+      if (typeof r !== 'number') return r;
+      need -= r;
+    }
+    return undefined;
+  }
+
+  /** The `need`-th row of [a, b) (whole buckets of `level`, or rows), or the number of rows [a, b) holds when fewer. */
+  private nthIn(list: Live[], level: Level, a: number, b: number, need: number, reverse: boolean): Position | number {
+    let seen = 0;
+    if (level < 0) {
+      for (const [s, ts] of this.merged(list, a, b, { reverse, keys: true, limit: need })) if (++seen === need) return this.position(s, ts);
+      return seen;
+    }
+    const counts = new Map<number, number>();
+    for (const s of list) for (const [start, c] of this.rollupRange(s, level as 0 | 1, a, b)) counts.set(start, (counts.get(start) ?? 0) + c[0] + c[6]);
+    for (const start of [...counts.keys()].sort((x, y) => (reverse ? y - x : x - y))) {
+      const c = counts.get(start)!;
+      if (seen + c < need) seen += c;
+      else {
+        const r = this.nthIn(list, (level - 1) as Level, start, start + (level === 1 ? HOUR : MINUTE), need - seen, reverse);
+        if (typeof r !== 'number') return r;
+        seen += r; // (roll-ups agree with rows; were one not to, the rows decide)
       }
     }
-    return picked;
+    return seen;
+  }
+
+  /** The part [a, b) of [from, to) each selected series has in the first (or last, when `reverse`) n rows of the selection. */
+  private firstOrLast(list: Live[], from: number, to: number, n: number, reverse: boolean): Array<[number, number]> {
+    const at = this.nth(list, from, to, n, reverse);
+    if (!at) return list.map(() => [from, to]);
+    const mark = seriesAt(at);
+    return list.map((s) => {
+      // Rows at the n-th row's own time count in series from its series on (last), or up to it (first).
+      const c = compareSeries(s, mark);
+      return reverse ? [c >= 0 ? at.ts : at.ts + 1, to] : [from, c <= 0 ? at.ts + 1 : at.ts];
+    });
   }
 
   /**
@@ -775,17 +811,19 @@ export class Store {
     const text = new Set<string>();
     let picked: Value | undefined; // the max or min record, the first one on ties
     const n = q.first ?? q.last;
-    if (from < to && n !== undefined) {
-      picked = this.aggregateRows(list, from, to, n, q.last !== undefined, mode === 'max' || mode === 'min' ? mode : 'other', agg, text);
-    } else if (from < to) {
+    if (from < to) {
+      // First or last N: each series' part of them, found from the roll-ups; then roll-ups over each part.
+      const parts = n === undefined ? undefined : this.firstOrLast(list, from, to, n, q.last !== undefined);
       const [v, t] = (mode === 'max' ? [4, 5] : [2, 3]) as [2 | 4, 3 | 5];
-      for (const s of list) {
-        const b = this.aggregateSeries(s, from, to);
+      list.forEach((s, i) => {
+        const [a, z] = parts?.[i] ?? [from, to];
+        if (!(a < z)) return;
+        const b = this.aggregateSeries(s, a, z);
         if (b[6] > 0) text.add(s.indicator);
         // The bucket keeps the extreme and its time: the record is (series, time, value), no look-up.
         if ((mode === 'max' || mode === 'min') && b[0] > 0 && (!picked || (mode === 'max' ? b[v] > agg[v] : b[v] < agg[v]) || (b[v] === agg[v] && b[t] < agg[t]))) picked = this.toValue(s, b[t], b[v]);
         mergeBucket(agg, b);
-      }
+      });
     }
     if (mode === 'count') return { mode, count: agg[0] + agg[6] };
     if (text.size > 0) throw new NotNumericError([...text], mode);

@@ -229,7 +229,7 @@ export function routeTable(ctx: RouteContext): Route[] {
     route({
       method: 'get',
       path: '/alerts',
-      summary: 'recent alert transitions, newest first',
+      summary: 'recent alert transitions in time order (limit keeps the newest)',
       access: 'read',
       query: AlertsParams,
       answers: { 200: ok(list(Alert)) },

@@ -6,6 +6,8 @@ export interface Sample {
   datum: Datum;
   instance?: string;
   ts?: number;
+  /** The reading lacks part of what it stands for (a merged window computed without a child): stored with the value's `incomplete` mark. */
+  incomplete?: true;
 }
 
 /** Why a reading failed. `unreachable` and `timeout` are data about the device, not bugs. */

@@ -276,6 +276,45 @@ t.test('store — paging through 250,000 records gives exactly the rows of the w
   t.equal(firstDifference([...store.scan({ indicator: 'p', limit: 60_000 })].flat(), sorted), '', 'scan yields every record in order');
 });
 
+t.test('store — first and last N are found from the roll-ups on the very row counting rows finds: pages and aggregates, at every level and edge', async (t) => {
+  const store = await openStore(t);
+  const rand = rng(11);
+  const all = randomValues(rand, 6000);
+  const shuffled = [...all].sort(() => rand() - 0.5);
+  for (let i = 0; i < shuffled.length; i += 1000) await store.append(shuffled.slice(i, i + 1000));
+  // Edges on hour and minute bounds and between them, so the N-th row falls in hours, minutes and ragged ends.
+  const edges = [undefined, T0, T0 + 1, T0 + 59 * MIN, T0 + HOUR - 1, T0 + HOUR + 30_001, T0 + 2 * HOUR, T0 + 150 * MIN + 7, T0 + 3 * HOUR];
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
+  const failures: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const q: Query = { mode: pick(['records', 'records', 'count', 'sum', 'mean', 'max', 'min'] as const)! };
+    let from = pick(edges);
+    let to = pick(edges);
+    if (from !== undefined && to !== undefined && from > to) [from, to] = [to, from];
+    if (from !== undefined) q.from = from;
+    if (to !== undefined) q.to = to;
+    if (rand() < 0.6) q.indicator = pick(['power', 'temp', 'load'])!;
+    if (rand() < 0.3) q.device = pick(['a', 'b', ''])!;
+    const n = Math.max(1, Math.floor(Math.exp(rand() * Math.log(8000)))); // 1 … 8,000, as many small as large
+    q[rand() < 0.5 ? 'first' : 'last'] = n;
+    let want: QueryResult | Error;
+    let got: QueryResult | Error;
+    try {
+      want = reference(all, q);
+    } catch (err) {
+      want = err as Error;
+    }
+    try {
+      got = q.mode === 'records' ? { mode: 'records', records: pages(store, { ...q, limit: 1 + Math.floor(rand() * 700) }).records } : store.query(q);
+    } catch (err) {
+      got = err as Error;
+    }
+    const d = differs(got, want);
+    if (d) failures.push(`${JSON.stringify(q)}: ${d}`);
+  }
+  t.same(failures.slice(0, 5), [], 'all 400 queries agree with the reference');
+});
+
 t.test('store — a cursor belongs to its query: a foreign or tampered one is refused with what to do', async (t) => {
   const store = await openStore(t);
   await store.append(Array.from({ length: 30 }, (_, i) => ({ indicator: 'x', device: `d${i % 3}`, ts: T0 + Math.floor(i / 3), datum: i })));
@@ -370,6 +409,25 @@ t.test('store — roll-ups stay exact when values are overwritten, in one batch 
   ]);
   t.same(store.window({ indicator: 'y' }, T0, T0 + HOUR), { count: 1, sum: 4, min: 4, max: 4 }, 'a time repeated in one batch counts once');
   t.same(store.query({ indicator: 'y', mode: 'records' }), { mode: 'records', records: [{ indicator: 'y', ts: T0 + 7, datum: 4 }] });
+});
+
+t.test('store — onAppend hears each append once durable, and whether it replaced a stored value', async (t) => {
+  const store = await openStore(t);
+  const stored = () => (store.query({ indicator: 'x', mode: 'count' }) as { count: number }).count;
+  const heard: Array<[number[], boolean, number]> = [];
+  const off = store.onAppend((values, replaced) => heard.push([values.map((v) => v.ts), replaced, stored()]));
+  await Promise.all([store.append([{ indicator: 'x', ts: T0, datum: 1 }]), store.append([{ indicator: 'x', ts: T0 + 1, datum: 2 }])]);
+  await store.append([{ indicator: 'x', ts: T0, datum: 3 }]); // replaces the first
+  await store.append([{ indicator: 'x', ts: T0 - 5, datum: 4 }]); // older, replaces nothing
+  await t.rejects(store.append([{ indicator: 'x', ts: T0 + 2, datum: NaN }]), StoreError);
+  off();
+  await store.append([{ indicator: 'x', ts: T0 + 9, datum: 5 }]);
+  t.same(heard, [
+    [[T0], false, 2],
+    [[T0 + 1], false, 2],
+    [[T0], true, 2],
+    [[T0 - 5], false, 3],
+  ], 'in commit order, each after its values are readable; a refused append and one after off() are not heard');
 });
 
 t.test('store — max and min return the earliest record on ties, across series too', async (t) => {

@@ -17,6 +17,9 @@ export interface Aggregate {
   max: number;
 }
 
+/** Told of each append once its values are durable; `replaced` when one of them replaced a stored value. */
+export type AppendListener = (values: readonly Value[], replaced: boolean) => void;
+
 /** Where the store lives and what it keeps. */
 export interface StoreOptions {
   /** Directory of the LMDB environment (created when absent). */
@@ -141,6 +144,9 @@ export class Store {
   private queue: Array<readonly Value[]> = [];
   private queued?: Promise<void>;
   private retention?: Promise<{ deleted: number }>;
+  private readonly listeners = new Set<AppendListener>();
+  /** Queued appends with a value that replaced a stored one (set by `write`). */
+  private readonly replacing = new WeakSet<readonly Value[]>();
   private readonly now: () => number;
 
   private constructor(private readonly opts: StoreOptions) {
@@ -208,7 +214,8 @@ export class Store {
     if (values.length === 0) return;
     // Appends queued before the transaction starts are written by one write(): each bucket they
     // touch is read and put once per commit, not once per append.
-    this.queue.push(values.slice()); // the caller may reuse its array before the transaction runs
+    const mine = values.slice(); // the caller may reuse its array before the transaction runs
+    this.queue.push(mine);
     this.queued ??= this.root.childTransaction(() => {
       const batches = this.queue;
       this.queue = [];
@@ -222,6 +229,25 @@ export class Store {
       this.reload();
       throw err;
     }
+    for (const l of this.listeners) {
+      try {
+        l(mine, this.replacing.has(mine));
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err; // a listener's bug, reported as such: the values are stored all the same
+        });
+      }
+    }
+  }
+
+  /**
+   * Calls `fn` with the values of each append once they are durable (in commit order), and whether
+   * one of them replaced a stored value, so a reader can keep figures of recent values without
+   * reading them back. A listener must not throw. Returns what stops it.
+   */
+  onAppend(fn: AppendListener): () => void {
+    this.listeners.add(fn);
+    return () => void this.listeners.delete(fn);
   }
 
   /**
@@ -296,6 +322,7 @@ export class Store {
           } else {
             this.putRows(s); // this write's earlier rows of the series first, so the look-up sees them
             replaced = this.values.doesExist([s.id, ts]);
+            if (replaced) this.replacing.add(values);
             this.values.put([s.id, ts], datum);
           }
           const start = ts - (ts % MINUTE);
@@ -698,7 +725,7 @@ export class Store {
     for (const s of list) for (const [start, c] of this.rollupRange(s, level as 0 | 1, a, b)) counts.set(start, (counts.get(start) ?? 0) + c[0] + c[6]);
     for (const start of [...counts.keys()].sort((x, y) => (reverse ? y - x : x - y))) {
       const c = counts.get(start)!;
-      if (seen + c < need) seen += c;
+      if (seen + c <= need) seen += c;
       else {
         const r = this.nthIn(list, (level - 1) as Level, start, start + (level === 1 ? HOUR : MINUTE), need - seen, reverse);
         if (typeof r !== 'number') return r;
@@ -716,7 +743,7 @@ export class Store {
     return list.map((s) => {
       // Rows at the n-th row's own time count in series from its series on (last), or up to it (first).
       const c = compareSeries(s, mark);
-      return reverse ? [c >= 0 ? at.ts : at.ts + 1, to] : [from, c <= 0 ? at.ts + 1 : at.ts];
+      return reverse ? [c > 0 ? at.ts : at.ts + 1, to] : [from, c <= 0 ? at.ts + 1 : at.ts];
     });
   }
 

@@ -725,7 +725,7 @@ export class Store {
     for (const s of list) for (const [start, c] of this.rollupRange(s, level as 0 | 1, a, b)) counts.set(start, (counts.get(start) ?? 0) + c[0] + c[6]);
     for (const start of [...counts.keys()].sort((x, y) => (reverse ? y - x : x - y))) {
       const c = counts.get(start)!;
-      if (seen + c <= need) seen += c;
+      if (seen + c < need) seen += c;
       else {
         const r = this.nthIn(list, (level - 1) as Level, start, start + (level === 1 ? HOUR : MINUTE), need - seen, reverse);
         if (typeof r !== 'number') return r;
@@ -743,7 +743,7 @@ export class Store {
     return list.map((s) => {
       // Rows at the n-th row's own time count in series from its series on (last), or up to it (first).
       const c = compareSeries(s, mark);
-      return reverse ? [c > 0 ? at.ts : at.ts + 1, to] : [from, c <= 0 ? at.ts + 1 : at.ts];
+      return reverse ? [c >= 0 ? at.ts : at.ts + 1, to] : [from, c <= 0 ? at.ts + 1 : at.ts];
     });
   }
 

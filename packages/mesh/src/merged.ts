@@ -282,8 +282,8 @@ export function statOf({ window: w, state }: Judged, stat: string): number | und
  * The `mesh` connector: a coordinator's rules read merged windows like any other indicator. Each
  * read returns the windows that became ready (or changed, a late partial merged) since that rule's
  * last read of that indicator, stamped with the window's own start: nothing when no window came,
- * never the same figure again under a new time; every rule reading it gets every window. `stat:
- * complete` says whether a window was computed with every child.
+ * never the same figure again under a new time; every rule reading it gets every window. The
+ * figures of a window computed without a child are marked `incomplete` (and `stat: complete` is 0).
  */
 export function meshConnector(merged: MergedWindows) {
   return defineConnector({
@@ -298,7 +298,8 @@ export function meshConnector(merged: MergedWindows) {
           if (!merged.has(indicator)) return failure('not-found', `no child has sent a window of '${indicator}' yet`, true);
           const samples = merged.take(`${r.rule ?? ''}/${r.indicator}`, indicator).flatMap((j) => {
             const datum = statOf(j, stat);
-            return datum === undefined ? [] : [{ datum, ts: j.window.windowStart }];
+            if (datum === undefined) return [];
+            return [j.state === 'complete' ? { datum, ts: j.window.windowStart } : { datum, ts: j.window.windowStart, incomplete: true as const }];
           });
           return { ok: true as const, samples };
         });

@@ -1,7 +1,8 @@
 import type { Env, WindowFn } from '@probemesh/expr';
-import type { Datum } from '@probemesh/model';
+import type { Datum, Value } from '@probemesh/model';
 import type { SeriesSelector, Store } from '@probemesh/store';
 import type { Catalog } from './catalog.js';
+import type { Slot } from './round.js';
 
 /** Whether an expression's result counts as true: anything but null, false, 0 and "". */
 export function truthy(v: unknown): boolean {
@@ -11,15 +12,21 @@ export function truthy(v: unknown): boolean {
 /** Key of a value in a round: indicator, device, instance. */
 export const roundKey = (indicator: string, device = '', instance = '') => `${indicator}\u0000${device}\u0000${instance}`;
 
+/** The newest stored value of the selected series at or before `ts`. */
+export function latestAt(store: Store, sel: SeriesSelector, ts: number): Value | undefined {
+  const r = store.query({ ...sel, to: ts + 1, last: 1 });
+  return r.mode === 'records' ? r.records[0] : undefined;
+}
+
 /**
  * A window function over an indicator's stored history up to `ts` (inclusive): mean, sum, min,
  * max and count from the roll-ups, rate from the rows (counter resets start again from zero),
- * last the newest value. Null when the window holds no numbers.
+ * last the newest value at `ts`. Null when the window holds no numbers.
  */
 export function windowValue(store: Store, fn: WindowFn, sel: SeriesSelector, ms: number, ts: number): number | null {
   const to = ts + 1;
   if (fn === 'last') {
-    const v = store.latest(sel)?.datum;
+    const v = latestAt(store, sel, ts)?.datum;
     return typeof v === 'number' ? v : null;
   }
   if (fn === 'rate') {
@@ -55,14 +62,39 @@ export function windowValue(store: Store, fn: WindowFn, sel: SeriesSelector, ms:
 }
 
 /**
+ * A formula evaluated at one time of its rule's round: the round's slot of that time (its readings
+ * are new ones), whether stored values are read as of that time (a time before the tick's: a
+ * merged window's) rather than the newest, and what the evaluation read — a new reading, an
+ * incomplete figure — for the caller to judge.
+ */
+export interface Following {
+  slot: Slot;
+  asOf: boolean;
+  read: { fresh: boolean; incomplete: boolean };
+}
+
+/**
  * The environment an expression is evaluated in at `ts`, for `device` (or the whole rule): this
  * round's values first, then static values, then the newest stored ones; windows over the store.
+ * With `following` the round is its slot, stored values are read as of `ts` when it says so, and
+ * what was read is told there.
  */
-export function expressionEnv(ctx: { store: Store; catalog: Catalog }, ts: number, device: string | undefined, extra: Partial<Env> = {}, round: ReadonlyMap<string, Datum> = new Map()): Env {
+export function expressionEnv(ctx: { store: Store; catalog: Catalog }, ts: number, device: string | undefined, extra: Partial<Env> = {}, round: ReadonlyMap<string, Datum> = new Map(), following?: Following): Env {
   const { store, catalog } = ctx;
+  const values = following?.slot.values ?? round;
+  const read = following?.read;
+  const marked = following?.slot.incomplete;
   const sel = (indicator: string, d?: string): SeriesSelector => {
     const dev = d === '*' ? undefined : (d ?? device);
     return dev ? { indicator, device: dev } : { indicator };
+  };
+  /** A value of the round: new; incomplete when marked so. */
+  const taken = (key: string, v: Datum): Datum => {
+    if (read) {
+      read.fresh = true;
+      if (marked?.has(key)) read.incomplete = true;
+    }
+    return v;
   };
   return {
     ts,
@@ -70,22 +102,31 @@ export function expressionEnv(ctx: { store: Store; catalog: Catalog }, ts: numbe
     ...extra,
     get(indicator, d) {
       const dev = d ?? device;
-      const r = round.get(roundKey(indicator, dev)) ?? (d === undefined ? round.get(roundKey(indicator)) : undefined);
-      if (r !== undefined) return r;
+      const key = roundKey(indicator, dev);
+      const r = values.get(key);
+      if (r !== undefined) return taken(key, r);
+      const rule = d === undefined ? values.get(roundKey(indicator)) : undefined;
+      if (rule !== undefined) return taken(roundKey(indicator), rule);
       const s = catalog.staticValue(indicator);
       if (s !== undefined) return s;
-      return store.latest(sel(indicator, dev))?.datum ?? null;
+      const stored = following?.asOf ? latestAt(store, sel(indicator, dev), ts) : store.latest(sel(indicator, dev));
+      if (read && stored?.incomplete) read.incomplete = true;
+      return stored?.datum ?? null;
     },
     round(indicator) {
       const prefix = `${indicator}\u0000`;
       const out: Datum[] = [];
-      for (const [k, v] of round) if (k.startsWith(prefix)) out.push(v);
+      for (const [k, v] of values) if (k.startsWith(prefix)) out.push(taken(k, v));
       if (out.length === 0) {
         const s = catalog.staticValue(indicator);
         if (s !== undefined) out.push(s);
       }
       return out;
     },
-    window: (fn, indicator, ms, d) => windowValue(store, fn, sel(indicator, d), ms, ts),
+    window: (fn, indicator, ms, d) => {
+      // A window over an indicator with a new reading at `ts` reads it: the figure follows it.
+      if (read && following.slot.indicators.has(indicator)) read.fresh = true;
+      return windowValue(store, fn, sel(indicator, d), ms, ts);
+    },
   };
 }

@@ -9,6 +9,7 @@ import type { AlertBook } from './alerts.js';
 import type { Catalog, CompiledIndicator, CompiledRule } from './catalog.js';
 import { expressionEnv, roundKey, truthy } from './env.js';
 import type { ConnectorRegistry } from './registry.js';
+import { Round } from './round.js';
 import type { StoreWriter } from './writer.js';
 
 /** What every rule actor shares. */
@@ -143,13 +144,13 @@ export class RuleActor implements Worker {
     const timer = clock.setTimeout(() => controller.abort(new TimeoutError(`rule '${this.ruleId}' tick timed out after ${timeoutMs} ms`)), timeoutMs);
     const problems: string[] = [];
     try {
-      const round = new Map<string, Datum>();
+      const round = new Round(at);
       const targets = this.ctx.catalog.targetsOf(rule.def);
       const acquired = await this.acquire(rule, targets, at, controller.signal, round, problems);
       if (stop.aborted) return;
       await this.ctx.writer.append(acquired, this.ruleId);
-      const calculated = await this.calculate(rule, targets, at, round, problems);
-      this.decide(rule, targets, at, round, problems);
+      const calculated = await this.calculate(rule, targets, round, problems);
+      this.decide(rule, targets, at, round.now.values, problems);
       this.counters.valuesStored += acquired.length + calculated.length;
     } finally {
       clock.clearTimeout(timer);
@@ -205,7 +206,7 @@ export class RuleActor implements Worker {
   }
 
   /** Reads every atomic indicator on every target, batched per (scheme, device), bounded in concurrency. */
-  private async acquire(rule: CompiledRule, targets: Device[], at: number, signal: AbortSignal, round: Map<string, Datum>, problems: string[]): Promise<Value[]> {
+  private async acquire(rule: CompiledRule, targets: Device[], at: number, signal: AbortSignal, round: Round, problems: string[]): Promise<Value[]> {
     const { connectors } = this.ctx;
     const groups = this.plan(rule, targets, problems);
     const declared = this.declare(groups.values()).then(
@@ -241,11 +242,12 @@ export class RuleActor implements Worker {
           const ts = s.ts ?? at;
           const v = this.refine(g.indicators[i]!, key, device, s.instance, s.datum, ts, problems);
           if (v === undefined) continue;
-          round.set(key, v);
+          round.set(ts, req.indicator, key, v, s.incomplete);
           // Built field by field: a table of 20,000 rows makes as many values each tick.
           const value: Value = { indicator: req.indicator, rule: rule.def.id, ts, datum: v };
           if (device) value.device = device;
           if (s.instance) value.instance = s.instance;
+          if (s.incomplete) value.incomplete = true;
           out.push(value);
         }
       });
@@ -294,29 +296,48 @@ export class RuleActor implements Worker {
     }
   }
 
-  /** Computes the rule's calculated indicators in the order listed: per device, or once for the rule. */
-  private async calculate(rule: CompiledRule, targets: Device[], at: number, round: Map<string, Datum>, problems: string[]): Promise<Value[]> {
+  /**
+   * Computes the rule's calculated indicators in the order listed, per device or once for the
+   * rule. A formula follows the inputs this rule reads or computes: it is computed at each time at
+   * which one of them has a new reading this round (under that time: a merged window's start), from
+   * every input as it was then, and only where it reads a new one — never again under a new time
+   * from old readings; an earlier time read again (a late window) is computed again. A formula over
+   * none of them (statics, other rules' values) is computed at each tick. A figure computed from an
+   * incomplete input is incomplete.
+   */
+  private async calculate(rule: CompiledRule, targets: Device[], round: Round, problems: string[]): Promise<Value[]> {
+    const { catalog } = this.ctx;
     const out: Value[] = [];
     let stored = 0;
-    const formulas = rule.def.indicators.map((id) => this.ctx.catalog.indicators.get(id)?.formula);
+    const formulas = rule.def.indicators.map((id) => catalog.indicators.get(id)?.formula);
+    const own = new Set(rule.def.indicators.filter((id) => catalog.indicators.get(id)?.def.kind !== 'static'));
     for (const [i, id] of rule.def.indicators.entries()) {
-      const ind = this.ctx.catalog.indicators.get(id);
-      if (!ind?.formula) continue;
-      const scopes: Array<string | undefined> = this.ctx.catalog.readsDevices(ind.formula) ? targets.map((d) => d.id) : [undefined];
-      for (const device of scopes) {
-        const where = `${id}${device ? `@${device}` : ''}`;
-        try {
-          const r = ind.formula.evaluate(expressionEnv(this.ctx, at, device, { indicator: id }, round));
-          if (r === null || r === undefined) continue; // an input is missing this round
-          const datum = typeof r === 'boolean' ? (r ? 1 : 0) : r;
-          if (typeof datum === 'number' && !Number.isFinite(datum)) {
-            problems.push(`${where}: formula gave ${datum}`);
-            continue;
+      const formula = formulas[i];
+      if (!formula) continue;
+      const follows = new Set(formula.refs.map((r) => r.name).filter((n) => own.has(n)));
+      const scopes: Array<string | undefined> = catalog.readsDevices(formula) ? targets.map((d) => d.id) : [undefined];
+      for (const ts of follows.size ? round.timesOf(follows) : [round.at]) {
+        const slot = round.slot(ts);
+        for (const device of scopes) {
+          const where = `${id}${device ? `@${device}` : ''}`;
+          const read = { fresh: follows.size === 0, incomplete: false };
+          try {
+            const r = formula.evaluate(expressionEnv(this.ctx, ts, device, { indicator: id }, undefined, { slot, asOf: ts < round.at, read }));
+            if (!read.fresh) continue; // nothing new for this device at this time
+            if (r === null || r === undefined) continue; // an input is missing
+            const datum = typeof r === 'boolean' ? (r ? 1 : 0) : r;
+            if (typeof datum === 'number' && !Number.isFinite(datum)) {
+              problems.push(`${where}: formula gave ${datum}`);
+              continue;
+            }
+            round.set(ts, id, roundKey(id, device), datum, read.incomplete);
+            const v: Value = { indicator: id, rule: rule.def.id, ts, datum };
+            if (device) v.device = device;
+            if (read.incomplete) v.incomplete = true;
+            out.push(v);
+          } catch (err) {
+            if (read.fresh) problems.push(`${where}: ${messageOf(err)}`);
           }
-          round.set(roundKey(id, device), datum);
-          out.push({ indicator: id, ...(device ? { device } : {}), rule: rule.def.id, ts: at, datum });
-        } catch (err) {
-          problems.push(`${where}: ${messageOf(err)}`);
         }
       }
       // A later formula reading this one's history must see this round's value: store it first.
@@ -330,7 +351,7 @@ export class RuleActor implements Worker {
   }
 
   /** Applies each decision per device (when it reads device values) or once for the rule; a dead-man per target read. */
-  private decide(rule: CompiledRule, targets: Device[], at: number, round: Map<string, Datum>, problems: string[]): void {
+  private decide(rule: CompiledRule, targets: Device[], at: number, round: ReadonlyMap<string, Datum>, problems: string[]): void {
     for (const { def: decision, when } of rule.decisions) {
       const id = decision.id;
       if (!when) {

@@ -5,6 +5,7 @@ import { meshStore, msgIds, subjects, type Heartbeat, type NatsOptions, type Par
 import type { Store } from '@probemesh/store';
 import { loopChild } from './child.js';
 import { statOf, type MergedWindows } from './merged.js';
+import { Tally } from './tally.js';
 import type { MeshContext } from './context.js';
 import { untilDone } from './streams.js';
 
@@ -117,48 +118,61 @@ export class PartialSender {
 
   spec(): ChildSpec {
     return loopChild('partials', async (signal) => {
-      const { clock, store, js, id } = this.ctx;
-      const W = this.opts.windowMs;
-      const perS = this.opts.backlogPerS ?? 200;
-      for (;;) {
-        const relays = this.relaying?.relays() ?? new Map();
-        await this.relay(relays, signal);
-        const indicators = this.opts.indicators.filter((i) => !relays.has(i));
-        const perBatch = Math.max(1, Math.min(Math.floor(BATCH_MESSAGES / Math.max(1, indicators.length)), Math.ceil(perS / 4))); // a quarter second of backlog at a time
-        const now = clock.now();
-        const lastClosed = Math.floor((now - this.graceMs) / W) * W - W;
-        const cursor = this.cursor;
-        let next = cursor === undefined ? lastClosed : cursor + W;
-        if (cursor === undefined && store.config.get(meshStore.state, FROM) === undefined) await store.config.put(meshStore.state, FROM, next);
-        if (next < lastClosed) {
-          // Windows older than anything the store holds (retention took them) cannot be sent: skip them.
-          const oldest = this.oldestHeld();
-          if (oldest === undefined || oldest > next) next = Math.min(oldest ?? lastClosed, lastClosed);
-        }
-        if (next > lastClosed || indicators.length === 0) {
-          // Relayed windows change whenever a partial is merged: look again within a quarter window.
-          const untilClosed = next + W + this.graceMs - now;
-          await clock.sleep(Math.max(10, relays.size ? Math.min(untilClosed, W / 4) : untilClosed), signal);
-          continue;
-        }
-        const last = Math.min(lastClosed, next + (perBatch - 1) * W);
-        const started = clock.now();
-        const owed = Math.round((lastClosed - next) / W) + 1;
-        await untilDone(
-          this.ctx,
-          this.nats,
-          `sending the partials of ${owed} windows from ${new Date(next).toISOString()} (kept in the store)`,
-          (nc) => {
-            const ps: PartialAggregate[] = [];
-            for (let start = next; start <= last; start += W) for (const indicator of indicators) ps.push(partialOf(store, id, this.group, indicator, start, start + W));
-            return publishAll(nc, js, ps);
-          },
-          signal,
-        );
-        await store.config.put(meshStore.state, CURSOR, last);
-        const windows = Math.round((last - next) / W) + 1;
-        if (last < lastClosed) await clock.sleep(Math.max(0, (windows * 1000) / perS - (clock.now() - started)), signal); // a backlog: at most perS windows a second
+      // Recent windows are added up as their values are committed; others are read from the store.
+      const tally = new Tally(this.ctx.store, new Set(this.opts.indicators), this.opts.windowMs, this.ctx.clock.now());
+      try {
+        await this.send(tally, signal);
+      } finally {
+        tally.stop();
       }
     });
+  }
+
+  /** Sends every closed window owed, forever (until `signal` aborts). */
+  private async send(tally: Tally, signal: AbortSignal): Promise<never> {
+    const { clock, store, js, id } = this.ctx;
+    const W = this.opts.windowMs;
+    const perS = this.opts.backlogPerS ?? 200;
+    for (;;) {
+      const relays = this.relaying?.relays() ?? new Map();
+      await this.relay(relays, signal);
+      const indicators = this.opts.indicators.filter((i) => !relays.has(i));
+      const perBatch = Math.max(1, Math.min(Math.floor(BATCH_MESSAGES / Math.max(1, indicators.length)), Math.ceil(perS / 4))); // a quarter second of backlog at a time
+      const now = clock.now();
+      const lastClosed = Math.floor((now - this.graceMs) / W) * W - W;
+      const cursor = this.cursor;
+      let next = cursor === undefined ? lastClosed : cursor + W;
+      if (cursor === undefined && store.config.get(meshStore.state, FROM) === undefined) await store.config.put(meshStore.state, FROM, next);
+      if (next < lastClosed) {
+        // Windows older than anything the store holds (retention took them) cannot be sent: skip them.
+        const oldest = this.oldestHeld();
+        if (oldest === undefined || oldest > next) next = Math.min(oldest ?? lastClosed, lastClosed);
+      }
+      if (next > lastClosed || indicators.length === 0) {
+        // Relayed windows change whenever a partial is merged: look again within a quarter window.
+        const untilClosed = next + W + this.graceMs - now;
+        await clock.sleep(Math.max(10, relays.size ? Math.min(untilClosed, W / 4) : untilClosed), signal);
+        continue;
+      }
+      const last = Math.min(lastClosed, next + (perBatch - 1) * W);
+      const started = clock.now();
+      const owed = Math.round((lastClosed - next) / W) + 1;
+      await untilDone(
+        this.ctx,
+        this.nats,
+        `sending the partials of ${owed} windows from ${new Date(next).toISOString()} (kept in the store)`,
+        (nc) => {
+          const ps: PartialAggregate[] = [];
+          for (let start = next; start <= last; start += W)
+            for (const indicator of indicators) ps.push(tally.partial(id, this.group, indicator, start) ?? partialOf(store, id, this.group, indicator, start, start + W));
+          return publishAll(nc, js, ps);
+        },
+        signal,
+      );
+      await store.config.put(meshStore.state, CURSOR, last);
+      tally.forget(last);
+      const windows = Math.round((last - next) / W) + 1;
+      if (last < lastClosed) await clock.sleep(Math.max(0, (windows * 1000) / perS - (clock.now() - started)), signal); // a backlog: at most perS windows a second
+    }
   }
 }

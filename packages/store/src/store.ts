@@ -52,7 +52,7 @@ interface Live extends Series {
    */
   last?: Newest;
   /** What the write in progress adds to it: its newest time before, its minute deltas (the latest start among them, the one values go to now), its rows not yet put (ts, datum, …). */
-  batch?: { before: number; minutes: Delta[]; latest: number; open?: Delta; rows: Array<number | Datum> };
+  batch?: { before: number; minutes: Delta[]; latest: number; open?: Delta; rows: Array<number | Stored> };
 }
 
 /** The newest bucket of a series at each level, when it has one. */
@@ -73,6 +73,15 @@ interface Delta {
 }
 
 const MAX_TS = 8.64e15; // the largest Date
+
+/**
+ * A row as stored: the datum itself (every row a store written before marks holds), or the datum
+ * with flags when a mark is set — `[datum, INCOMPLETE]` for a value marked `incomplete`.
+ */
+type Stored = Datum | [datum: Datum, flags: number];
+const INCOMPLETE = 1;
+const datumOf = (r: Stored): Datum => (typeof r === 'object' ? r[0] : r);
+const incompleteIn = (r: Stored): boolean => typeof r === 'object' && (r[1] & INCOMPLETE) !== 0;
 const CHUNK = 5_000; // deletions per retention transaction
 
 /** Series order: indicator, device, instance, rule (JS string order); ties in time are merged in it. */
@@ -130,7 +139,7 @@ function bad(v: Value, what: string): StoreError {
  */
 export class Store {
   private readonly root: RootDatabase;
-  private readonly values: Database<Datum, [number, number]>;
+  private readonly values: Database<Stored, [number, number]>;
   private readonly rollups: Database<Bucket, [number, number, number]>;
   private readonly seriesDb: Database<Series, number>;
   private readonly configDb: Database<unknown, [string, string]>;
@@ -210,6 +219,7 @@ export class Store {
       if (!Number.isInteger(v.ts) || v.ts < 0 || v.ts > MAX_TS) throw bad(v, `timestamp ${String(v.ts)} is not a time in ms`);
       if ((v.device !== undefined && typeof v.device !== 'string') || (v.instance !== undefined && typeof v.instance !== 'string') || (v.rule !== undefined && typeof v.rule !== 'string'))
         throw bad(v, 'device, instance and rule are texts');
+      if (v.incomplete !== undefined && v.incomplete !== true) throw bad(v, `incomplete is true or absent, not ${String(v.incomplete)}`);
     }
     if (values.length === 0) return;
     // Appends queued before the transaction starts are written by one write(): each bucket they
@@ -290,6 +300,7 @@ export class Store {
         for (let i = 0; i < values.length; i++) {
           const v = values[i]!;
           const { ts, datum } = v;
+          const row: Stored = v.incomplete ? [datum, INCOMPLETE] : datum;
           const device = v.device ?? '';
           const instance = v.instance ?? '';
           const rule = v.rule ?? '';
@@ -318,12 +329,12 @@ export class Store {
           let replaced = false;
           if (ts > s.newest!) {
             s.newest = ts;
-            w.rows.push(ts, datum); // put after the loop, in key order
+            w.rows.push(ts, row); // put after the loop, in key order
           } else {
             this.putRows(s); // this write's earlier rows of the series first, so the look-up sees them
             replaced = this.values.doesExist([s.id, ts]);
             if (replaced) this.replacing.add(values);
-            this.values.put([s.id, ts], datum);
+            this.values.put([s.id, ts], row);
           }
           const start = ts - (ts % MINUTE);
           let d = w.open;
@@ -380,7 +391,7 @@ export class Store {
   /** Puts the rows the write in progress holds for a series. */
   private putRows(s: Live): void {
     const rows = s.batch!.rows;
-    for (let j = 0; j < rows.length; j += 2) this.values.put([s.id, rows[j] as number], rows[j + 1] as Datum);
+    for (let j = 0; j < rows.length; j += 2) this.values.put([s.id, rows[j] as number], rows[j + 1] as Stored);
     rows.length = 0;
   }
 
@@ -500,32 +511,33 @@ export class Store {
     );
   }
 
-  private toValue(s: Series, ts: number, datum: Datum): Value {
+  private toValue(s: Series, ts: number, datum: Datum, incomplete = false): Value {
     const v: Value = { indicator: s.indicator, ts, datum };
     if (s.device) v.device = s.device;
     if (s.instance) v.instance = s.instance;
     if (s.rule) v.rule = s.rule;
+    if (incomplete) v.incomplete = true;
     return v;
   }
 
-  /** Rows of one series in [from, to), oldest first or newest first, at most `limit`; with `keys` the data is not read (0). */
-  private *rows(s: Series, from: number, to: number, reverse = false, limit?: number, keys = false): Generator<[number, Datum]> {
+  /** Rows of one series in [from, to) (datum, and whether it is marked incomplete), oldest first or newest first, at most `limit`; with `keys` the data is not read (0). */
+  private *rows(s: Series, from: number, to: number, reverse = false, limit?: number, keys = false): Generator<[number, Datum, boolean]> {
     const range = reverse
       ? { start: [s.id, to], end: [s.id, from - 1], reverse: true, ...(limit ? { limit: limit + 1 } : {}) } // end is exclusive: step past `from`
       : { start: [s.id, from], end: [s.id, to], ...(limit ? { limit } : {}) };
-    const entries = keys ? this.values.getKeys(range).map((key) => ({ key, value: 0 as Datum })) : this.values.getRange(range);
+    const entries = keys ? this.values.getKeys(range).map((key) => ({ key, value: 0 as Stored })) : this.values.getRange(range);
     let n = 0;
     for (const { key, value } of entries) {
       const ts = key[1];
       if (ts < from || ts >= to) continue; // a reverse range starts at `to` itself
-      yield [ts, value];
+      yield typeof value === 'object' ? [ts, value[0], incompleteIn(value)] : [ts, value, false];
       if (limit && ++n >= limit) return;
     }
   }
 
   private rawBucket(s: Live, from: number, to: number): Bucket {
     const b = emptyBucket();
-    for (const { key, value } of this.values.getRange({ start: [s.id, from], end: [s.id, to] })) addToBucket(b, key[1], value);
+    for (const { key, value } of this.values.getRange({ start: [s.id, from], end: [s.id, to] })) addToBucket(b, key[1], datumOf(value));
     return b;
   }
 
@@ -564,7 +576,7 @@ export class Store {
       // Memory knows when a series holds nothing in range (it stopped, or began later): no read.
       if ((s.newest !== undefined && s.newest < fromMs) || (s.oldest !== undefined && s.oldest >= toMs)) continue;
       // A range within one minute (a partial's window) is rows only: added straight in, no bucket per series.
-      if (oneMinute) for (const { key, value } of this.values.getRange({ start: [s.id, fromMs], end: [s.id, toMs] })) addToBucket(all, key[1], value);
+      if (oneMinute) for (const { key, value } of this.values.getRange({ start: [s.id, fromMs], end: [s.id, toMs] })) addToBucket(all, key[1], datumOf(value));
       else mergeBucket(all, this.aggregateSeries(s, fromMs, toMs));
     }
     for (const [device, b] of byDevice) out.set(device, { count: b[0], sum: b[1], min: b[2], max: b[4] });
@@ -576,7 +588,7 @@ export class Store {
     this.check();
     let best: Value | undefined;
     for (const s of this.match(sel)) {
-      for (const [ts, d] of this.rows(s, 0, MAX_TS, true, 1)) if (!best || ts > best.ts) best = this.toValue(s, ts, d);
+      for (const [ts, d, m] of this.rows(s, 0, MAX_TS, true, 1)) if (!best || ts > best.ts) best = this.toValue(s, ts, d, m);
     }
     return best;
   }
@@ -587,9 +599,9 @@ export class Store {
    * `after` starts past a position (or at it when `inclusive`); `limit` says how many rows the
    * caller takes at most (each series reads no more); `keys` skips reading the data.
    */
-  private *merged(list: Live[], from: number, to: number, o: { reverse?: boolean; after?: Position; inclusive?: boolean; keys?: boolean; limit?: number } = {}): Generator<[Live, number, Datum]> {
+  private *merged(list: Live[], from: number, to: number, o: { reverse?: boolean; after?: Position; inclusive?: boolean; keys?: boolean; limit?: number } = {}): Generator<[Live, number, Datum, boolean]> {
     const { reverse = false, after, inclusive = false, keys = false, limit } = o;
-    type Head = { i: number; it: Iterator<[number, Datum]>; ts: number; d: Datum };
+    type Head = { i: number; it: Iterator<[number, Datum, boolean]>; ts: number; d: Datum; m: boolean };
     // Taken first: the earliest (latest when reversed); on a tie the first series (last when reversed).
     const before = (a: Head, b: Head) => (reverse ? a.ts > b.ts || (a.ts === b.ts && a.i > b.i) : a.ts < b.ts || (a.ts === b.ts && a.i < b.i));
     const heap: Head[] = [];
@@ -629,22 +641,23 @@ export class Store {
     };
     if (list.length === 1) {
       const s = list[0]!;
-      for (const [ts, d] of this.rows(s, startOf(s), to, reverse, limit, keys)) yield [s, ts, d];
+      for (const [ts, d, m] of this.rows(s, startOf(s), to, reverse, limit, keys)) yield [s, ts, d, m];
       return;
     }
     try {
       list.forEach((s, i) => {
         const it = this.rows(s, startOf(s), to, reverse, limit, keys);
         const r = it.next();
-        if (!r.done) push({ i, it, ts: r.value[0], d: r.value[1] });
+        if (!r.done) push({ i, it, ts: r.value[0], d: r.value[1], m: r.value[2] });
       });
       while (heap.length > 0) {
         const h = pop();
-        yield [list[h.i]!, h.ts, h.d];
+        yield [list[h.i]!, h.ts, h.d, h.m];
         const r = h.it.next();
         if (!r.done) {
           h.ts = r.value[0];
           h.d = r.value[1];
+          h.m = r.value[2];
           push(h);
         }
       }
@@ -672,7 +685,7 @@ export class Store {
     } else if (q.last !== undefined && q.last <= limit) {
       // One page holds them all: read backwards, newest first, and turn around.
       const records: Value[] = [];
-      for (const [s, ts, d] of this.merged(list, from, to, { reverse: true, limit: q.last })) if (records.push(this.toValue(s, ts, d)) === q.last) break;
+      for (const [s, ts, d, m] of this.merged(list, from, to, { reverse: true, limit: q.last })) if (records.push(this.toValue(s, ts, d, m)) === q.last) break;
       return { records: records.reverse() };
     } else if (q.last !== undefined) {
       // The page starts at the last-th newest row (the oldest row when fewer), found from the roll-ups.
@@ -684,12 +697,12 @@ export class Store {
     let more = false;
     let end: [Live, number] | undefined;
     if (take > 0) {
-      for (const [s, ts, d] of this.merged(list, from, to, { after: start, inclusive, limit: take + 1 })) {
+      for (const [s, ts, d, m] of this.merged(list, from, to, { after: start, inclusive, limit: take + 1 })) {
         if (records.length === take) {
           more = true;
           break;
         }
-        records.push(this.toValue(s, ts, d));
+        records.push(this.toValue(s, ts, d, m));
         end = [s, ts];
       }
     }
@@ -837,6 +850,7 @@ export class Store {
     const agg = emptyBucket();
     const text = new Set<string>();
     let picked: Value | undefined; // the max or min record, the first one on ties
+    let pickedIn: Live | undefined; // and its series
     const n = q.first ?? q.last;
     if (from < to) {
       // First or last N: each series' part of them, found from the roll-ups; then roll-ups over each part.
@@ -848,13 +862,15 @@ export class Store {
         const b = this.aggregateSeries(s, a, z);
         if (b[6] > 0) text.add(s.indicator);
         // The bucket keeps the extreme and its time: the record is (series, time, value), no look-up.
-        if ((mode === 'max' || mode === 'min') && b[0] > 0 && (!picked || (mode === 'max' ? b[v] > agg[v] : b[v] < agg[v]) || (b[v] === agg[v] && b[t] < agg[t]))) picked = this.toValue(s, b[t], b[v]);
+        if ((mode === 'max' || mode === 'min') && b[0] > 0 && (!picked || (mode === 'max' ? b[v] > agg[v] : b[v] < agg[v]) || (b[v] === agg[v] && b[t] < agg[t])))
+          [picked, pickedIn] = [this.toValue(s, b[t], b[v]), s];
         mergeBucket(agg, b);
       });
     }
     if (mode === 'count') return { mode, count: agg[0] + agg[6] };
     if (text.size > 0) throw new NotNumericError([...text], mode);
     if (mode === 'mean' || mode === 'sum') return { mode, value: agg[0] === 0 ? null : mode === 'sum' ? agg[1] : agg[1] / agg[0], count: agg[0] };
+    if (picked && pickedIn && incompleteIn(this.values.get([pickedIn.id, picked.ts]) ?? 0)) picked.incomplete = true; // its mark: one row read
     return { mode, record: agg[0] === 0 ? null : picked! };
   }
 

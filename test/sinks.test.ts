@@ -167,6 +167,8 @@ t.test('webhook sink, end to end — an alert raised while the receiver is down 
     [transitionId(firing), transitionId(resolved)],
     'each transition exactly once, in order',
   );
+  // The receiver has both; the probe counts each once the receiver's answer is back.
+  await waitUntil('the probe has the answer to both', () => sink().pending === 0, 30_000);
   t.match(sink(), { name: 'webhook', pending: 0, delivered: 2, rejected: 0 });
   const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
   t.match(metrics, /^probemesh_alert_sink_pending\{probe="hall-b",sink="webhook"\} 0$/m);

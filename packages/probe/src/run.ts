@@ -129,14 +129,12 @@ export async function runProbe(
         app.close();
         await server.close();
         await mesh?.stop();
-        await probe.stop();
-        for (const s of sinks) s.stop();
+        await probe.stop(); // its outbox stops the sinks
       },
     };
   } catch (err) {
     await mesh?.stop();
     await probe.stop();
-    for (const s of sinks) s.stop();
     throw err;
   }
 }

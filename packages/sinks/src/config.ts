@@ -12,7 +12,7 @@ export interface SinkContext {
   path?: string;
 }
 
-/** A sink built from the config; `stop()` ends what it runs between deliveries (Alertmanager's re-sends). */
+/** A sink built from the config, for the probe's outbox (which starts and stops it). */
 export type ConfiguredSink = WebhookSink | AlertmanagerSink;
 
 /** Names a probe gives its own sinks (the mesh's); a configured sink of such a name would share its outbox. */

@@ -40,9 +40,6 @@ export class WebhookSink implements AlertSink {
     const body = JSON.stringify({ id, alert } satisfies WebhookBody);
     await postJson(this.target, body, { [ID_HEADER]: id, ...(this.secret ? { [SIGNATURE_HEADER]: signature(this.secret, body) } : {}) }, signal);
   }
-
-  /** Nothing runs between deliveries; here so every configured sink stops alike. */
-  stop(): void {}
 }
 
 /** The signature header's value for `body`: `sha256=` and the hex HMAC-SHA256 of its bytes. */

@@ -284,9 +284,9 @@ t.test('api — records in pages (limit, cursor, next), large pages streamed, an
   const lines = (await nd.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
   t.same(lines.map(key), all.records.map(key), 'the NDJSON export holds every record');
   const csv = await (await fetch(`${server.url}/export?indicator=power&device=c&format=csv`, { headers: { authorization: `Bearer ${READ}` } })).text();
-  t.equal(csv, `ts,time,indicator,device,instance,rule,datum\r\n1700000000000,2023-11-14T22:13:20.000Z,power,c,,,"say ""hi"", =1+1\nnext line"\r\n`, 'CSV quotes text with separators');
+  t.equal(csv, `ts,time,indicator,device,instance,rule,datum,incomplete\r\n1700000000000,2023-11-14T22:13:20.000Z,power,c,,,"say ""hi"", =1+1\nnext line",\r\n`, 'CSV quotes text with separators');
   await probe.store.append([{ indicator: 'note', ts: 1, datum: '=HYPERLINK("x")' }]);
-  t.match(await (await fetch(`${server.url}/export?indicator=note&format=csv`, { headers: { authorization: `Bearer ${READ}` } })).text(), /,"'=HYPERLINK\(""x""\)"\r\n$/, 'text a spreadsheet would run as a formula is defused');
+  t.match(await (await fetch(`${server.url}/export?indicator=note&format=csv`, { headers: { authorization: `Bearer ${READ}` } })).text(), /,"'=HYPERLINK\(""x""\)",\r\n$/, 'text a spreadsheet would run as a formula is defused');
   t.equal((await call('GET', '/export?indicator=power&format=xml', undefined, READ)).status, 400);
   t.equal((await call('GET', '/query?indicator=power&cursor=garbage', undefined, READ)).status, 400, 'a cursor that is not one is refused');
 });

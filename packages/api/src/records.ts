@@ -94,8 +94,8 @@ function csvField(v: string | number | undefined): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-const CSV_HEAD = 'ts,time,indicator,device,instance,rule,datum\r\n';
-const csvLine = (v: Value) => [v.ts, new Date(v.ts).toISOString(), v.indicator, v.device, v.instance, v.rule, v.datum].map(csvField).join(',') + '\r\n';
+const CSV_HEAD = 'ts,time,indicator,device,instance,rule,datum,incomplete\r\n';
+const csvLine = (v: Value) => [v.ts, new Date(v.ts).toISOString(), v.indicator, v.device, v.instance, v.rule, v.datum, v.incomplete ? 'true' : undefined].map(csvField).join(',') + '\r\n';
 
 /** Every record `q` selects (any number), streamed as NDJSON (one Value per line) or CSV. */
 export function exportResponse(c: Context, service: ProbeService, q: Query, format: ExportFormat): Response {

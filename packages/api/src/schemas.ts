@@ -81,7 +81,7 @@ export const QueryParams = withTimes(Query, ['from', 'to']);
 
 /** `/export`'s query string: the records filters, and the format. */
 export const ExportParams = withTimes(Type.Omit(Query, ['mode', 'limit', 'step']), ['from', 'to'], {
-  format: Type.Optional(Type.Union([Type.Literal('ndjson'), Type.Literal('csv')], { description: 'ndjson (default): one Value per line; csv: ts,time,indicator,device,instance,rule,datum' })),
+  format: Type.Optional(Type.Union([Type.Literal('ndjson'), Type.Literal('csv')], { description: 'ndjson (default): one Value per line; csv: ts,time,indicator,device,instance,rule,datum,incomplete (true for a value computed without part of its inputs)' })),
 });
 
 /** `GET /alerts`'s query string. */

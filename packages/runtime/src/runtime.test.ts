@@ -346,3 +346,25 @@ t.test('runtime — the outbox starts a sink with what fires now, and stops it w
   await probe.stop();
   t.same(calls, ['start one: p1.mesh.stale.c1', 'start two: p1.mesh.stale.c1', 'stop one', 'stop two']);
 });
+
+t.test('runtime — a formula follows its inputs: a device that did not answer gets no figure from its old reading; a formula over statics alone is computed each tick', async (t) => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const values = new Map<string, number | string>([
+    ['a/power', 100],
+    ['b/power', 250],
+  ]);
+  const probe = await setup(t, values, { clock });
+  await probe.put('indicators', { id: 'racks', kind: 'static', value: 12 });
+  await probe.put('indicators', { id: 'slots', kind: 'calculated', formula: 'racks * 42' });
+  await probe.put('rules', { id: 'r', indicators: ['power', 'double', 'total', 'racks', 'slots'], targets: { devices: ['a', 'b'] }, period: '1h' });
+  await probe.tickNow('r');
+  values.delete('b/power');
+  await clock.advance(10_000);
+  await probe.tickNow('r');
+  const at = (indicator: string, device?: string) =>
+    (probe.query({ indicator, ...(device ? { device } : {}) }) as { records: Array<{ ts: number; datum: number }> }).records.map((r) => [r.ts - 1_700_000_000_000, r.datum]);
+  t.same(at('double', 'a'), [[0, 200], [10_000, 200]], 'a answered both ticks: a figure each');
+  t.same(at('double', 'b'), [[0, 500]], 'b did not answer the second: no figure from its old reading');
+  t.same(at('total'), [[0, 350], [10_000, 100]], "a round aggregate takes the tick's readings");
+  t.same(at('slots'), [[0, 504], [10_000, 504]], 'over a static alone: each tick');
+});

@@ -47,6 +47,11 @@ export class Coordination implements Judge {
     return this.members.alive(child);
   }
 
+  /** Whether this probe has heard the child since it started (until then, not stale means not judged yet). */
+  heard(child: string): boolean {
+    return this.members.lastSeen(child) !== undefined;
+  }
+
   private grace(windowMs: number): number {
     return this.opts.graceMs ?? 3 * windowMs;
   }
@@ -101,7 +106,8 @@ export class DeadMan {
     for (const child of children) {
       const why = this.coordination.staleness(child);
       if (why) this.alerts.raise({ ...alert, device: child, severity: 'warning', message: why });
-      else this.alerts.resolve({ ...alert, device: child, message: `probe ${child} is back` });
+      // Back once heard: an alert taken back after a restart waits for the child's first heartbeat.
+      else if (this.coordination.heard(child)) this.alerts.resolve({ ...alert, device: child, message: `probe ${child} is back` });
     }
     // A child no longer listed (the operator removed it) is not stale any more.
     for (const a of this.alerts.active())

@@ -3,9 +3,9 @@ import { startNats, waitUntil } from '@probemesh/testkit';
 import { MergedWindows, MeshNode, type MeshOptions } from './index.js';
 import { testProbe } from './probe.fixture.js';
 
-type Records = { records: Array<{ ts: number; datum: number }> };
+type Records = { records: Array<{ ts: number; datum: number; incomplete?: true }> };
 
-t.test('never a wrong figure — a child that is gone: its windows are computed without it and marked incomplete; when it comes back with its backlog they are stored again under their own times, complete', async (t) => {
+t.test('never a wrong figure — a child that is gone: its windows are computed without it and marked incomplete, and so is the PUE over them; when it comes back with its backlog they are stored again under their own times, complete', async (t) => {
   const W = 500;
   const nats = await startNats();
   t.teardown(() => nats.remove());
@@ -13,7 +13,9 @@ t.test('never a wrong figure — a child that is gone: its windows are computed 
   const site = await testProbe(t, 'site', { merged });
   await site.put('indicators', { id: 'it_power', kind: 'atomic', source: { scheme: 'mesh', indicator: 'server_power', stat: 'total' } });
   await site.put('indicators', { id: 'complete', kind: 'atomic', source: { scheme: 'mesh', indicator: 'server_power', stat: 'complete' } });
-  await site.put('rules', { id: 'site', indicators: ['it_power', 'complete'], period: '1h' });
+  await site.put('indicators', { id: 'facility', kind: 'static', value: 1000 });
+  await site.put('indicators', { id: 'pue', kind: 'calculated', formula: 'facility / it_power' });
+  await site.put('rules', { id: 'site', indicators: ['it_power', 'complete', 'pue'], period: '1h' });
   const common = { nats: { servers: [nats.url] }, heartbeatMs: 200 } satisfies Partial<MeshOptions>;
   const siteNode = await MeshNode.start({ id: 'site', role: 'coordinator', store: site.store, merged, children: ['a', 'b'], ...common }, site);
   t.teardown(() => siteNode.stop());
@@ -41,6 +43,7 @@ t.test('never a wrong figure — a child that is gone: its windows are computed 
     await loop;
   });
   const at = (indicator: string, ts: number) => (site.query({ indicator, from: ts, to: ts + 1 }) as Records).records.map((r) => r.datum);
+  const marked = (indicator: string, ts: number) => (site.query({ indicator, from: ts, to: ts + 1 }) as Records).records.map((r) => r.incomplete ?? false);
 
   await waitUntil('a complete window with values', () => merged.list({ indicator: 'server_power' }).some((w) => w.state === 'complete' && w.count > 0), 15_000);
   await b.stop();
@@ -52,12 +55,15 @@ t.test('never a wrong figure — a child that is gone: its windows are computed 
   await site.tickNow('site');
   t.same(at('it_power', w.windowStart), [200], "stored from a alone, under the window's start");
   t.same(at('complete', w.windowStart), [0], 'marked incomplete');
+  t.same(marked('it_power', w.windowStart), [true], 'the value itself says so');
+  t.same([at('pue', w.windowStart), marked('pue', w.windowStart)], [[5], [true]], 'a PUE from it (1000 / 200) is incomplete too');
 
   await join('b'); // back: it sends what it owes from its cursor
   await waitUntil('the window recomputed with b', () => merged.get('server_power', w.windowStart)?.state === 'complete', 15_000);
   await site.tickNow('site');
   t.same(at('it_power', w.windowStart), [500], 'stored again under the same time, now with b: one value, not two');
   t.same(at('complete', w.windowStart), [1], 'marked complete');
+  t.same([marked('it_power', w.windowStart), at('pue', w.windowStart), marked('pue', w.windowStart)], [[false], [2], [false]], 'the PUE computed again under the same time (1000 / 500), without the mark');
   const totals = (site.query({ indicator: 'it_power', from: 0, limit: 10_000 }) as Records).records;
   t.equal(new Set(totals.map((r) => r.ts)).size, totals.length, 'never the same window twice');
   t.ok(

@@ -26,6 +26,7 @@ export const PartialAggregate = Type.Object(
     revision: Type.Optional(
       Type.Integer({ minimum: 0, description: 'a coordinator relaying its merged window sends it again, with a higher revision, when late partials changed it: the newest revision of a source replaces the older' }),
     ),
+    incomplete: Type.Optional(Type.Literal(true, { description: 'a coordinator relaying a window it computed without a child of its own (gone or too late); a later revision without it replaces it' })),
   },
   { additionalProperties: false },
 );
@@ -96,7 +97,7 @@ export const Heartbeat = Type.Object(
 export type Heartbeat = Static<typeof Heartbeat>;
 
 export const WindowState = Type.Union([Type.Literal('waiting'), Type.Literal('complete'), Type.Literal('incomplete')], {
-  description: 'waiting: a child that is alive has not sent it yet; complete: every child that owes it did; incomplete: computed without a child that is gone or too late',
+  description: 'waiting: a child that is alive has not sent it yet; complete: every child that owes it did; incomplete: computed without a child that is gone or too late, or from a relayed window that was',
 });
 export type WindowState = Static<typeof WindowState>;
 

@@ -355,7 +355,11 @@ export class RuleActor implements Worker {
     for (const { def: decision, when } of rule.decisions) {
       const id = decision.id;
       if (!when) {
-        for (const [device, periods] of this.silent) this.ctx.alerts.apply({ rule: rule.def.id, decision, device, holds: periods >= decision.unanswered!, value: periods }, at);
+        for (const [device, periods] of this.silent) {
+          // Silent for fewer than N periods is not judged yet: an alert taken back after a restart stays as it is.
+          if (periods > 0 && periods < decision.unanswered!) continue;
+          this.ctx.alerts.apply({ rule: rule.def.id, decision, device, holds: periods > 0, value: periods }, at);
+        }
         continue;
       }
       const perDevice = this.ctx.catalog.readsDevices(when) || (decision.indicator !== undefined && this.ctx.catalog.isPerDevice(decision.indicator));

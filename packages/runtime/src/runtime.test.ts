@@ -320,6 +320,30 @@ t.test('runtime — firing alerts survive a restart: still true, no second firin
   t.same(probe.active().map((a) => a.id), ['p1.mesh.stale.child1']);
 });
 
+t.test('runtime — a dead-man alert across a restart: a target still silent is neither resolved before it is judged again nor fired twice; it resolves at its answer', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const values = new Map<string, number | string>([['a/power', 1]]);
+  const start = () => Probe.start({ id: 'p1', dataDir: dir.path, connectors: [tableConnector(values)] });
+  let probe = await start();
+  await probe.put('devices', { id: 'a', address: '127.0.0.1' });
+  await probe.put('devices', { id: 'b', address: '127.0.0.1' });
+  await probe.put('indicators', { id: 'power', kind: 'atomic', source: { scheme: 'table', key: 'power' } });
+  await probe.put('rules', { id: 'watch', indicators: ['power'], targets: { devices: ['a', 'b'] }, period: '1h', decisions: [{ id: 'silent', unanswered: 3 }] });
+  for (let i = 0; i < 3; i++) await probe.tickNow('watch');
+  t.same(probe.active().map((a) => a.device), ['b']);
+  await probe.stop();
+
+  probe = await start();
+  t.teardown(() => probe.stop());
+  const transitions = () => probe.alerts().map((a) => `${a.state} ${a.device} ${a.value}`);
+  for (let i = 0; i < 4; i++) await probe.tickNow('watch');
+  t.same(transitions(), ['firing b 3'], 'b still silent, one to four periods after the restart: the alert as it fired, nothing more');
+  values.set('b/power', 2);
+  await probe.tickNow('watch');
+  t.same(transitions(), ['firing b 3', 'resolved b 0'], 'resolved once at its answer');
+});
+
 t.test('runtime — rule ids under which components raise alerts are refused for user rules', async (t) => {
   const probe = await setup(t, new Map());
   await t.rejects(probe.put('rules', { id: 'store', indicators: ['power'], period: '1h' }), { name: 'UnprocessableError', message: "rule 'store': the id 'store' is reserved for the store's own alerts (a full disk); give the rule another id" });

@@ -273,6 +273,14 @@ t.test('store — paging through 250,000 records gives exactly the rows of the w
   const end = store.query({ indicator: 'p', first: 10_000 });
   t.notOk(end.mode === 'records' && end.next, 'no next when the first N fit in the page');
   t.equal([...store.scan({ indicator: 'p', device: 'd07', limit: 1_000 })].length, 5, 'scan yields page by page');
+  // A step finer than a minute reads rows: at most a page of them.
+  t.throws(() => store.query({ indicator: 'p', mode: 'series', step: '10s' }), {
+    name: 'StoreError',
+    message: 'step "10s" is not whole minutes, so it is read from the rows: 250,000 over this range, more than 100,000; use a step of whole minutes (e.g. "1m") or a shorter range',
+  });
+  const tenSeconds = store.query({ indicator: 'p', device: 'd07', mode: 'series', step: '10s' });
+  t.same(tenSeconds.mode === 'series' && tenSeconds.buckets.reduce((n, b) => n + b.count, 0), 4_500, 'fewer rows are read');
+  t.equal(store.query({ indicator: 'p', mode: 'series', step: '1m' }).mode, 'series', 'whole minutes read the roll-ups, whatever the rows');
   t.equal(firstDifference([...store.scan({ indicator: 'p', limit: 60_000 })].flat(), sorted), '', 'scan yields every record in order');
 });
 

@@ -791,6 +791,18 @@ export class Store {
       );
     }
     const top: Level = step % HOUR === 0 ? 1 : step % MINUTE === 0 ? 0 : -1;
+    if (top < 0) {
+      // A step finer than whole minutes is read from the rows: at most a page of them (counted from the roll-ups).
+      let rows = 0;
+      for (const s of list) {
+        const b = this.aggregateSeries(s, from, to);
+        rows += b[0] + b[6];
+      }
+      if (rows > MAX_LIMIT)
+        throw new StoreError(
+          `step ${JSON.stringify(q.step)} is not whole minutes, so it is read from the rows: ${rows.toLocaleString('en')} over this range, more than ${MAX_LIMIT.toLocaleString('en')}; use a step of whole minutes (e.g. "1m") or a shorter range`,
+        );
+    }
     const acc: Array<Bucket | undefined> = new Array(count);
     const at = (ts: number): Bucket => (acc[Math.floor(ts / step) - first] ??= emptyBucket());
     const text = new Set<string>();

@@ -51,3 +51,20 @@ t.test('formulas over merged windows — one PUE per window under its start, non
   t.same(at('dcie').map(([ts, d]) => [ts, Number(Number(d).toFixed(9))]), [[0, 83.333333333], [W, 50]], 'and what follows from it');
   t.equal(site.ruleStates().find((s) => s.rule === 'site')?.errors, 0, site.ruleStates().find((s) => s.rule === 'site')?.lastError ?? 'no errors');
 });
+
+t.test('relayed windows — one a coordinator computed without a child of its own is incomplete at the level above too, until a complete revision replaces it', async (t) => {
+  const merged = new MergedWindows(1);
+  const top = await testProbe(t, 'group', { merged });
+  await top.put('indicators', { id: 'it_power', kind: 'atomic', source: { scheme: 'mesh', indicator: 'server_power', stat: 'total' } });
+  await top.put('indicators', { id: 'complete', kind: 'atomic', source: { scheme: 'mesh', indicator: 'server_power', stat: 'complete' } });
+  await top.put('rules', { id: 'top', indicators: ['it_power', 'complete'], period: '1h' });
+  const at = (indicator: string) => (top.query({ indicator }) as { records: Value[] }).records.map((r) => [r.ts - T0, r.datum, r.incomplete ?? false]);
+
+  await merged.mergeAll([{ ...partial('dc', T0, 600, 3), incomplete: true }]);
+  t.equal(merged.get('server_power', T0)?.state, 'incomplete', 'GET /mesh/windows says so');
+  await top.tickNow('top');
+  t.same([at('it_power'), at('complete')], [[[0, 600, true]], [[0, 0, true]]], 'stored marked incomplete');
+  await merged.mergeAll([partial('dc', T0, 900, 4)]); // dc's late child came in: dc relays the window again
+  await top.tickNow('top');
+  t.same([at('it_power'), at('complete')], [[[0, 900, false]], [[0, 1, false]]], 'replaced under the same time, complete');
+});

@@ -10,6 +10,8 @@ interface Part {
   max: number;
   devices: number;
   revision: number;
+  /** The source relayed a window it computed without a child of its own. */
+  incomplete?: true;
 }
 
 /** A merged window as kept: each source's part (by `<probe>/<group>`: merging is idempotent), and a revision that moves with each change. */
@@ -153,7 +155,7 @@ export class MergedWindows {
       const revision = p.revision ?? 0;
       const had = w.parts[source];
       if (had && had.revision >= revision) continue; // merged already (a redelivery or a resend), or older than what is in
-      const part: Part = { count: p.count, sum: p.sum, min: p.min, max: p.max, devices: p.devices ?? (p.count ? 1 : 0), revision };
+      const part: Part = { count: p.count, sum: p.sum, min: p.min, max: p.max, devices: p.devices ?? (p.count ? 1 : 0), revision, ...(p.incomplete ? { incomplete: true as const } : {}) };
       touched.set(key, { ...w, parts: { ...w.parts, [source]: part }, rev: w.rev + 1 });
       added.push(p);
     }
@@ -200,6 +202,8 @@ export class MergedWindows {
       });
       state = waiting ? 'waiting' : 'incomplete';
     }
+    // A relayed window its own coordinator computed without a child: what is merged from it is no more complete.
+    if (state === 'complete' && Object.values(w.parts).some((p) => p.incomplete)) state = 'incomplete';
     const figures = { count: 0, sum: 0, min: Infinity, max: -Infinity, total: 0, devices: 0 };
     for (const p of Object.values(w.parts)) {
       figures.count += p.count;

@@ -98,7 +98,7 @@ export class PartialSender {
       for (const j of this.relaying!.merged.take(`relay:${indicator}`, from)) {
         const v = statOf(j, stat);
         const { windowStart, windowEnd } = j.window;
-        out.push({ probe: id, indicator, group: this.group, windowStart, windowEnd, count: v === undefined ? 0 : 1, sum: v ?? 0, min: v ?? 0, max: v ?? 0, devices: v === undefined ? 0 : 1, revision: j.revision });
+        out.push({ probe: id, indicator, group: this.group, windowStart, windowEnd, count: v === undefined ? 0 : 1, sum: v ?? 0, min: v ?? 0, max: v ?? 0, devices: v === undefined ? 0 : 1, revision: j.revision, ...(j.state === 'complete' ? {} : { incomplete: true as const }) });
       }
     if (out.length === 0) return;
     await untilDone(this.ctx, this.nats, `relaying ${out.length} merged windows`, (nc) => publishAll(nc, js, out), signal);

@@ -62,10 +62,9 @@ export class AlertBook {
     firing: readonly Alert[] = [],
     private readonly keep = 1000,
   ) {
-    for (const a of [...firing].sort((x, y) => x.ts - y.ts)) {
-      this.tracks.set(this.key(a.rule, a.decision, a.device), { holdingSince: a.since, firing: a });
-      this.history.push(a);
-    }
+    const oldestFirst = [...firing].sort((x, y) => x.ts - y.ts);
+    for (const a of oldestFirst) this.tracks.set(this.key(a.rule, a.decision, a.device), { holdingSince: a.since, firing: a });
+    this.history = oldestFirst.slice(-keep);
   }
 
   private key(rule: string, decision: string, device?: string): string {

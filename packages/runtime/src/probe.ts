@@ -198,14 +198,15 @@ export class Probe implements ProbeService {
   }
 
   /**
-   * Resolves the alerts taken back from the store that nothing will judge again: those of a rule
-   * that is gone (the others resolve at their rule's first round where they no longer hold, or
-   * when the rule changed its decisions), and the store's own when it takes writes.
+   * Resolves the alerts taken back from the store that nothing will judge again: those of a saved
+   * rule that no longer loads (the others resolve at their rule's first round where they no longer
+   * hold, or when the rule changed its decisions), and the store's own when it takes writes. What
+   * another component raised stays for it to resolve.
    */
   private settleRestored(): void {
     const now = this.clock.now();
-    const components: ReadonlySet<string> = new Set(Object.values(componentRules));
-    for (const rule of new Set(this.alertBook.active().map((a) => a.rule))) if (!components.has(rule) && !this.catalog.rules.has(rule)) this.alertBook.resolveRule(rule, now);
+    for (const rule of new Set(this.alertBook.active().map((a) => a.rule)))
+      if (!this.catalog.rules.has(rule) && this.store.config.get(Kinds.rules, rule) !== undefined) this.alertBook.resolveRule(rule, now);
     this.storeChanged(this.writer.health());
   }
 

@@ -2,6 +2,7 @@ import type { AlertSink, Connector, ConnectorSession, ReadRequest } from '@probe
 import { ProbemeshError, messageOf, systemClock, transitionId } from '@probemesh/core';
 import { fits, type Alert } from '@probemesh/model';
 import type { Test } from 'tap';
+import { tempDir } from './ports.js';
 
 /** What a connector's conformance run needs: requests that succeed and one whose device never answers. */
 export interface ConformanceCase {
@@ -25,7 +26,10 @@ export async function connectorConformance(t: Test, connector: Connector, c: Con
   t.ok(connector.summary.length > 0, 'has a summary');
   for (const bad of c.badParams) t.notOk(fits(connector.params, bad), `rejects params ${JSON.stringify(bad)}`);
   const logs: string[] = [];
-  const session = await connector.start({ clock: systemClock, dataDir: '/tmp', log: (level, m) => logs.push(`${level} ${m}`) });
+  // A data dir of its own, removed after the run: nothing a connector keeps there outlives its test.
+  const dataDir = await tempDir('probemesh-conformance-');
+  t.teardown(dataDir.remove);
+  const session = await connector.start({ clock: systemClock, dataDir: dataDir.path, log: (level, m) => logs.push(`${level} ${m}`) });
   try {
     const good = await c.good();
     for (const r of good) t.ok(fits(connector.params, r.params), `accepts params ${JSON.stringify(r.params)}`);

@@ -61,6 +61,7 @@ export const RuleState = Type.Object(
     restarts: Type.Integer({ minimum: 0 }),
     lastTick: Type.Optional(Timestamp),
     tickMs: Type.Optional(Type.Number({ description: 'duration of the last tick' })),
+    overruns: Type.Optional(Type.Integer({ minimum: 0, description: 'ticks skipped because the one before was still running: reads slower than the period (absent from probes that predate it)' })),
     lastError: Type.Optional(Type.String()),
     nextRetry: Type.Optional(Timestamp),
   },

@@ -37,7 +37,7 @@ export type AtomicIndicator = Static<typeof AtomicIndicator>;
 export const CalculatedIndicator = Type.Object(
   {
     ...meta,
-    kind: Type.Literal('calculated', { description: 'computed each round from other indicators' }),
+    kind: Type.Literal('calculated', { description: "computed from other indicators whenever those its rule reads have new readings: each round for ordinary readings, once per merged window (under the window's start) for mesh figures" }),
     formula: described(Expr, 'an expression over other indicators (name@device for one device) and window functions, e.g. facility_power@meter / it_power, mean(pue, "15m")'),
   },
   { additionalProperties: false },

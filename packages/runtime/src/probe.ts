@@ -360,6 +360,7 @@ export class Probe implements ProbeService {
         status,
         ticks: c.ticks,
         errors: c.errors,
+        overruns: c.overruns,
         restarts: s?.restarts ?? 0,
         ...(c.lastTick !== undefined ? { lastTick: c.lastTick } : {}),
         ...(c.tickMs !== undefined ? { tickMs: c.tickMs } : {}),

@@ -42,6 +42,7 @@ export function prometheusText(probe: string, m: ProbeMetrics, sse?: SseStats): 
   };
   metric('probemesh_ticks_total', 'counter', 'Rule ticks run.', m.rules.map((r) => [{ rule: r.rule }, r.ticks]));
   metric('probemesh_tick_errors_total', 'counter', 'Readings, formulas and decisions that failed.', m.rules.map((r) => [{ rule: r.rule }, r.errors]));
+  metric('probemesh_rule_tick_overruns_total', 'counter', 'Ticks skipped because the one before was still running (reads slower than the period).', m.rules.map((r) => [{ rule: r.rule }, r.overruns ?? 0]));
   metric('probemesh_rule_restarts_total', 'counter', 'Restarts of a crashed rule actor.', m.rules.map((r) => [{ rule: r.rule }, r.restarts]));
   metric('probemesh_tick_duration_seconds', 'gauge', 'Duration of the last tick.', m.rules.filter((r) => r.tickMs !== undefined).map((r) => [{ rule: r.rule }, r.tickMs! / 1000]));
   metric('probemesh_rule_up', 'gauge', '1 when the rule actor is running, else 0 (probemesh_rule_status says which status).', m.rules.map((r) => [{ rule: r.rule }, r.status === 'running' ? 1 : 0]));

@@ -5,6 +5,8 @@ export interface Slot {
   readonly values: Map<string, Datum>;
   readonly indicators: Set<string>;
   incomplete?: Set<string>;
+  /** The indicator set last (in `indicators` already). */
+  last?: string;
 }
 
 /**
@@ -32,9 +34,9 @@ export class Round {
   set(ts: number, indicator: string, key: string, datum: Datum, incomplete = false): void {
     const s = ts === this.at ? this.now : this.slot(ts);
     s.values.set(key, datum);
-    s.indicators.add(indicator);
+    if (s.last !== indicator) s.indicators.add((s.last = indicator)); // a table's readings come together: one add
     if (incomplete) (s.incomplete ??= new Set()).add(key);
-    else s.incomplete?.delete(key);
+    else if (s.incomplete) s.incomplete.delete(key);
   }
 
   /** The times at which any of `indicators` has a reading or result in this round, oldest first. */

@@ -72,7 +72,8 @@ const MAX_OWED = 100_000;
  */
 export class MergedWindows {
   private readonly byIndicator = new Map<string, Map<number, Merged>>();
-  private readonly readers = new Map<string, { indicator: string; owed: Set<number> }>();
+  /** Per reader (a rule's indicator, a relay): the windows it is owed, and when it last took some. */
+  private readonly readers = new Map<string, { indicator: string; owed: Set<number>; readAt: number }>();
   private store?: Store;
   private judge?: Judge;
   private prunedBefore = 0;
@@ -162,6 +163,8 @@ export class MergedWindows {
     // Issued in one turn, lmdb writes them in one transaction.
     const store = this.store;
     if (store) await Promise.all([...touched.values()].map((w) => store.config.put(meshStore.merged(Math.floor(w.windowStart / DAY)), `${w.indicator}/${w.windowStart}`, w)));
+    // A reader silent for longer than the horizon is a rule gone (removed, renamed): forgotten, not owed more.
+    for (const [id, r] of this.readers) if (r.readAt < now - this.horizonMs) this.readers.delete(id);
     for (const w of touched.values()) {
       this.remember(w);
       for (const r of this.readers.values()) {
@@ -225,7 +228,8 @@ export class MergedWindows {
    */
   take(reader: string, indicator: string): Judged[] {
     let r = this.readers.get(reader);
-    if (!r || r.indicator !== indicator) this.readers.set(reader, (r = { indicator, owed: new Set(this.byIndicator.get(indicator)?.keys()) }));
+    if (!r || r.indicator !== indicator) this.readers.set(reader, (r = { indicator, owed: new Set(this.byIndicator.get(indicator)?.keys()), readAt: 0 }));
+    r.readAt = this.now();
     const out: Judged[] = [];
     for (const start of [...r.owed].sort((a, b) => a - b)) {
       const w = this.find(indicator, start);

@@ -1,5 +1,6 @@
 // Probe processes of a load run: started from a config (optionally inside a cgroup), asked over
 // their HTTP API for what they stored and how long their ticks took.
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProbeConfig, RuleState } from '@probemesh/model';
@@ -11,8 +12,9 @@ import type { Cgroup } from './proc.js';
 export interface ProbeProcess {
   id: string;
   url: string;
-  pid: number;
   proc: Spawned;
+  /** The probe's own process (not the launcher that waits for it): its memory and CPU are read from /proc. */
+  pid: number;
   /** Whether it has ended (and how), undefined while it runs. */
   ended(): string | undefined;
 }
@@ -32,10 +34,20 @@ export async function launchProbe(config: ProbeConfig, dir: string, cgroup?: Cgr
   return {
     id: config.id,
     url,
-    pid: proc.child.pid!,
+    pid: probePid(proc.child.pid!),
     proc,
     ended: () => (proc.child.exitCode !== null ? `exited with ${proc.child.exitCode}` : proc.child.signalCode ? `killed by ${proc.child.signalCode}` : undefined),
   };
+}
+
+/** The process that runs the probe: `probemesh probe` starts node again with heap limits fitted to the memory it finds, and waits for it. */
+function probePid(launcher: number): number {
+  try {
+    const [child] = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(' ').filter(Boolean);
+    return child ? Number(child) : launcher;
+  } catch {
+    return launcher;
+  }
 }
 
 /** GET `path` of a probe's API as JSON. */

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { onExit } from 'signal-exit';
 
 /** A child process started for a test, with its output kept for error messages. */
 export interface Spawned {
@@ -10,9 +13,41 @@ export interface Spawned {
   kill(): Promise<void>;
 }
 
-/** Spawns `cmd`, keeping the last 64 KiB of its output. */
+/** Children spawned here that are still running. */
+const running = new Set<ChildProcess>();
+let reaping = false;
+
+/**
+ * Kills `child` if this process ends first, so a test that never reaches its teardown leaves no
+ * server behind: on exit, and on a signal that ends this process — SIGTERM, SIGINT, SIGHUP, and
+ * SIGALRM, which tap sends a test file at its timeout. `signal-exit` (tap's own) hooks them: it lets
+ * every hook run before the process ends by the same signal, whoever else listens. Returns `child`.
+ */
+export function reapOnExit(child: ChildProcess): ChildProcess {
+  if (child.exitCode !== null || child.signalCode !== null) return child;
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (!reaping) {
+    reaping = true;
+    onExit(() => {
+      for (const c of running) c.kill('SIGKILL');
+    });
+  }
+  return child;
+}
+
+/**
+ * Hooks run only while this process's event loop does: a SIGKILL, or a loop held busy until tap's
+ * last resort (SIGKILL), skips them. Where util-linux's `setpriv` is found, children are also
+ * started with the parent-death signal, so the kernel kills them when this process dies, however.
+ */
+const SETPRIV = (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, 'setpriv')));
+
+/** Spawns `cmd`, keeping the last 64 KiB of its output; it dies with this process (see `reapOnExit`). */
 export function spawnLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Spawned {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // setpriv sets the signal, then execs `cmd` in the same process: the pid is cmd's.
+  const [file, argv] = SETPRIV ? ['setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+  const child = reapOnExit(spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-65536);

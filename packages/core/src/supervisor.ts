@@ -38,6 +38,9 @@ export interface SupervisorOptions {
   onEvent?: (e: SupervisorEvent) => void;
 }
 
+/** How a supervisor restarts its children: back-off, and the intensity past which a child is failed. */
+export type RestartPolicy = Pick<SupervisorOptions, 'backoff' | 'maxRestarts' | 'withinMs'>;
+
 interface Entry {
   spec: ChildSpec;
   worker?: Worker;

@@ -29,8 +29,23 @@ export class ProbeUnreachableError extends ProbemeshError {
   }
 }
 
+/**
+ * A child of the mesh node crashed past its restart limit and stays stopped, so the node no longer
+ * runs whole: whoever runs the node restarts it (`runProbe` stops it and starts it again, with back-off).
+ */
+export class MeshChildFailedError extends ProbemeshError {
+  override name = 'MeshChildFailedError';
+  constructor(
+    readonly child: string,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { ...options, retryable: true });
+  }
+}
+
 /** The mesh's error classes, for `instanceof` checks. */
-export const meshErrors = { MeshConfigError, MeshUnavailableError, ProbeUnreachableError } as const;
+export const meshErrors = { MeshConfigError, MeshUnavailableError, ProbeUnreachableError, MeshChildFailedError } as const;
 
 /**
  * An error a probe answered a forwarded query with, as the class it had there (matched by name

@@ -4,7 +4,7 @@ export { MergedWindows, meshConnector, MeshStat, type Judge, type Judged } from 
 export { type PartialsOptions } from './sender.js';
 export { type StreamSettings } from './streams.js';
 export { type LinkState } from './link.js';
-export { MeshConfigError, MeshUnavailableError, ProbeUnreachableError, meshErrors } from './errors.js';
+export { MeshChildFailedError, MeshConfigError, MeshUnavailableError, ProbeUnreachableError, meshErrors } from './errors.js';
 export { flash, fetchFlashed, bootBundle, configBucket } from './flash.js';
 export { natsAuthorization, probePublishAllow, type MeshUser } from './auth.js';
 export { natsConnect, connectionOptions } from './connect.js';

@@ -1,5 +1,5 @@
 import { errors as natsErrors, type Msg } from '@nats-io/transport-node';
-import { ProbemeshError, Supervisor, TimeoutError, flush, messageOf, systemClock, type ChildSpec, type ChildState, type Clock } from '@probemesh/core';
+import { ProbemeshError, Supervisor, TimeoutError, flush, messageOf, systemClock, type ChildSpec, type ChildState, type Clock, type RestartPolicy } from '@probemesh/core';
 import { ForwardedAnswer, ForwardedRequest, Query, QueryResult, check, fits, subjects, Type, type Alert, type Heartbeat, type MergedWindow, type NatsOptions, type ProbeConfig, type Role } from '@probemesh/model';
 import type { ProbeService } from '@probemesh/runtime';
 import type { Store } from '@probemesh/store';
@@ -7,7 +7,7 @@ import { loopChild } from './child.js';
 import { AlertFollower, Merger } from './consumers.js';
 import type { Log, MeshContext } from './context.js';
 import { Coordination, DeadMan } from './coordination.js';
-import { MeshConfigError, MeshUnavailableError, ProbeUnreachableError, reviveError } from './errors.js';
+import { MeshChildFailedError, MeshConfigError, MeshUnavailableError, ProbeUnreachableError, reviveError } from './errors.js';
 import { followConfig } from './flash.js';
 import { Link, type LinkState } from './link.js';
 import { Membership, jsonOf, subscriptionChild, type Member } from './membership.js';
@@ -45,8 +45,15 @@ export interface MeshOptions {
   graceMs?: number;
   /** Flash: each valid configuration put for this probe in KV `pm_config` goes to `apply` (in order, once); an invalid one to `invalid`. */
   config?: { apply(cfg: ProbeConfig, revision: number): Promise<void>; invalid(message: string, revision: number): void };
-  /** Hears what the node cannot fix by itself after start: a refused configuration, a child that failed past its restart limit. */
+  /** Hears what the node cannot fix by itself after start: a refused configuration (`MeshConfigError`), a child that failed past its restart limit (`MeshChildFailedError`). */
   onFailure?: (err: ProbemeshError) => void;
+  /** How the node's children are restarted (default: 0.5 s doubling up to 30 s, ±30 %; more than 5 crashes in 10 minutes fail a child). */
+  supervision?: RestartPolicy;
+  /**
+   * For tests only: asked as each child starts; an error it returns is thrown from that start, a
+   * crash (a fault no real part can be made to show on demand, e.g. to fail a child past its limit).
+   */
+  faultAt?: (child: string) => Error | undefined;
   /** Runs the API requests other probes forward here (`?probe=<this id>`) through this probe's route table. */
   api?: (req: ForwardedRequest) => Promise<ForwardedAnswer>;
   /** How long `stop()` waits for queued alerts to be delivered (default 2 s). */
@@ -100,9 +107,10 @@ export class MeshNode {
     this.supervisor = new Supervisor({
       clock,
       backoff: { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.3 },
+      ...opts.supervision,
       onEvent: (e) => {
         if (e.type === 'crashed') log('warn', `${e.id} crashed (${e.error}); restarting in ${e.retryInMs} ms`);
-        if (e.type === 'failed') this.fail(new ProbemeshError(`mesh ${e.id} failed: it crashed too often (last: ${e.error})`));
+        if (e.type === 'failed') this.fail(new MeshChildFailedError(e.id, `mesh ${e.id} failed: it crashed too often (last: ${e.error})`));
       },
     });
     this.setup = new StreamSetup(this.ctx, opts.nats, opts.streams ?? {}, refused);
@@ -167,7 +175,19 @@ export class MeshNode {
 
   private async launch(spec: ChildSpec): Promise<void> {
     this.started.push(spec.id);
-    await this.supervisor.start(spec);
+    const fault = this.opts.faultAt;
+    await this.supervisor.start(
+      fault
+        ? {
+            id: spec.id,
+            start(crash) {
+              const err = fault(spec.id);
+              if (err) throw err;
+              return spec.start(crash);
+            },
+          }
+        : spec,
+    );
   }
 
   /** A failure the node cannot fix by itself: logged, and told to `onFailure`. */

@@ -93,6 +93,64 @@ function compareSeries(a: Omit<Series, 'id'>, b: Omit<Series, 'id'>): number {
 /** The series of a position, as compareSeries takes it. */
 const seriesAt = (p: Position) => ({ indicator: p.series[0], device: p.series[1], instance: p.series[2], rule: p.series[3] });
 
+/**
+ * Sorted iterators merged lazily, holding one item of each: yields each item with the index of its
+ * iterator, first the one `before` puts first. Iterators left unfinished are ended (their range reads
+ * closed) when the caller stops.
+ */
+function* kmerge<T>(its: ReadonlyArray<Iterator<T>>, before: (a: T, ai: number, b: T, bi: number) => boolean): Generator<[number, T]> {
+  type Head = { i: number; it: Iterator<T>; v: T };
+  const first = (a: Head, b: Head) => before(a.v, a.i, b.v, b.i);
+  const heap: Head[] = [];
+  const push = (h: Head) => {
+    let k = heap.push(h) - 1;
+    while (k > 0) {
+      const p = (k - 1) >> 1;
+      if (!first(heap[k]!, heap[p]!)) break;
+      [heap[k], heap[p]] = [heap[p]!, heap[k]!];
+      k = p;
+    }
+  };
+  const pop = (): Head => {
+    const top = heap[0]!;
+    const end = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = end;
+      for (let k = 0; ; ) {
+        const l = 2 * k + 1;
+        const r = l + 1;
+        let m = k;
+        if (l < heap.length && first(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && first(heap[r]!, heap[m]!)) m = r;
+        if (m === k) break;
+        [heap[k], heap[m]] = [heap[m]!, heap[k]!];
+        k = m;
+      }
+    }
+    return top;
+  };
+  let taken: Head | undefined; // out of the heap while its item is with the caller
+  try {
+    its.forEach((it, i) => {
+      const r = it.next();
+      if (!r.done) push({ i, it, v: r.value });
+    });
+    while (heap.length > 0) {
+      taken = pop();
+      yield [taken.i, taken.v];
+      const r = taken.it.next();
+      if (!r.done) {
+        taken.v = r.value;
+        push(taken);
+      }
+      taken = undefined;
+    }
+  } finally {
+    taken?.it.return?.(undefined);
+    for (const h of heap) h.it.return?.(undefined);
+  }
+}
+
 const MODES: readonly string[] = ['records', 'max', 'min', 'mean', 'sum', 'count', 'series'];
 
 /** Steps suggested when one gives too many buckets. */
@@ -458,12 +516,15 @@ export class Store {
     }
   }
 
-  /** The stored buckets of one level whose start is in [from, to), the newest as memory holds it. */
-  private *rollupRange(s: Live, level: 0 | 1, from: number, to: number): Generator<[number, Bucket]> {
+  /** The stored buckets of one level whose start is in [from, to), oldest first (newest first when `reverse`), the newest as memory holds it. */
+  private *rollupRange(s: Live, level: 0 | 1, from: number, to: number, reverse = false): Generator<[number, Bucket]> {
     const c = this.fresh(s)[level];
     const live = c && c.start >= from && c.start < to ? c : undefined;
-    for (const { key, value } of this.rollups.getRange({ start: [s.id, level, from], end: [s.id, level, to] })) if (key[2] !== live?.start) yield [key[2], value];
-    if (live) yield [live.start, live.b];
+    if (reverse && live) yield [live.start, live.b];
+    // A reverse range starts at its start key itself and ends before its end key.
+    const range = reverse ? { start: [s.id, level, to], end: [s.id, level, from - 1], reverse: true } : { start: [s.id, level, from], end: [s.id, level, to] };
+    for (const { key, value } of this.rollups.getRange(range)) if (key[2] !== live?.start && key[2] < to) yield [key[2], value];
+    if (!reverse && live) yield [live.start, live.b];
   }
 
   /** Puts every bucket memory holds that the database does not (in the calling transaction). */
@@ -601,37 +662,6 @@ export class Store {
    */
   private *merged(list: Live[], from: number, to: number, o: { reverse?: boolean; after?: Position; inclusive?: boolean; keys?: boolean; limit?: number } = {}): Generator<[Live, number, Datum, boolean]> {
     const { reverse = false, after, inclusive = false, keys = false, limit } = o;
-    type Head = { i: number; it: Iterator<[number, Datum, boolean]>; ts: number; d: Datum; m: boolean };
-    // Taken first: the earliest (latest when reversed); on a tie the first series (last when reversed).
-    const before = (a: Head, b: Head) => (reverse ? a.ts > b.ts || (a.ts === b.ts && a.i > b.i) : a.ts < b.ts || (a.ts === b.ts && a.i < b.i));
-    const heap: Head[] = [];
-    const push = (h: Head) => {
-      let k = heap.push(h) - 1;
-      while (k > 0) {
-        const p = (k - 1) >> 1;
-        if (!before(heap[k]!, heap[p]!)) break;
-        [heap[k], heap[p]] = [heap[p]!, heap[k]!];
-        k = p;
-      }
-    };
-    const pop = (): Head => {
-      const top = heap[0]!;
-      const end = heap.pop()!;
-      if (heap.length > 0) {
-        heap[0] = end;
-        for (let k = 0; ; ) {
-          const l = 2 * k + 1;
-          const r = l + 1;
-          let m = k;
-          if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
-          if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
-          if (m === k) break;
-          [heap[k], heap[m]] = [heap[m]!, heap[k]!];
-          k = m;
-        }
-      }
-      return top;
-    };
     const mark = after && seriesAt(after);
     // Past the mark: its own time in series after the mark's (or the mark's own, when inclusive), the next ms in the others.
     const startOf = (s: Live) => {
@@ -644,26 +674,9 @@ export class Store {
       for (const [ts, d, m] of this.rows(s, startOf(s), to, reverse, limit, keys)) yield [s, ts, d, m];
       return;
     }
-    try {
-      list.forEach((s, i) => {
-        const it = this.rows(s, startOf(s), to, reverse, limit, keys);
-        const r = it.next();
-        if (!r.done) push({ i, it, ts: r.value[0], d: r.value[1], m: r.value[2] });
-      });
-      while (heap.length > 0) {
-        const h = pop();
-        yield [list[h.i]!, h.ts, h.d, h.m];
-        const r = h.it.next();
-        if (!r.done) {
-          h.ts = r.value[0];
-          h.d = r.value[1];
-          h.m = r.value[2];
-          push(h);
-        }
-      }
-    } finally {
-      for (const h of heap) h.it.return?.(undefined); // ends their range reads
-    }
+    // Taken first: the earliest (latest when reversed); on a tie the first series (last when reversed).
+    const before = (a: [number, ...unknown[]], ai: number, b: [number, ...unknown[]], bi: number) => (reverse ? a[0] > b[0] || (a[0] === b[0] && ai > bi) : a[0] < b[0] || (a[0] === b[0] && ai < bi));
+    for (const [i, [ts, d, m]] of kmerge(list.map((s) => this.rows(s, startOf(s), to, reverse, limit, keys)), before)) yield [list[i]!, ts, d, m];
   }
 
   /** The position of a merged row, for a cursor. */
@@ -730,14 +743,11 @@ export class Store {
   /** The `need`-th row of [a, b) (whole buckets of `level`, or rows), or the number of rows [a, b) holds when fewer. */
   private nthIn(list: Live[], level: Level, a: number, b: number, need: number, reverse: boolean): Position | number {
     let seen = 0;
-    if (level < 0) {
+    if (level === -1) {
       for (const [s, ts] of this.merged(list, a, b, { reverse, keys: true, limit: need })) if (++seen === need) return this.position(s, ts);
       return seen;
     }
-    const counts = new Map<number, number>();
-    for (const s of list) for (const [start, c] of this.rollupRange(s, level as 0 | 1, a, b)) counts.set(start, (counts.get(start) ?? 0) + c[0] + c[6]);
-    for (const start of [...counts.keys()].sort((x, y) => (reverse ? y - x : x - y))) {
-      const c = counts.get(start)!;
+    for (const [start, c] of this.bucketCounts(list, level, a, b, reverse)) {
       if (seen + c < need) seen += c;
       else {
         const r = this.nthIn(list, (level - 1) as Level, start, start + (level === 1 ? HOUR : MINUTE), need - seen, reverse);
@@ -746,6 +756,25 @@ export class Store {
       }
     }
     return seen;
+  }
+
+  /**
+   * The rows each bucket of `level` in [a, b) holds over the selected series, by bucket start, oldest
+   * first (newest first when `reverse`); read lazily, so a walk that stops early reads no further.
+   */
+  private *bucketCounts(list: Live[], level: 0 | 1, a: number, b: number, reverse: boolean): Generator<[start: number, rows: number]> {
+    const before = (x: [number, Bucket], _xi: number, y: [number, Bucket]) => (reverse ? x[0] > y[0] : x[0] < y[0]);
+    let start = NaN;
+    let rows = 0;
+    for (const [, [at, bucket]] of kmerge(list.map((s) => this.rollupRange(s, level, a, b, reverse)), before)) {
+      if (at !== start) {
+        if (rows > 0) yield [start, rows];
+        start = at;
+        rows = 0;
+      }
+      rows += bucket[0] + bucket[6];
+    }
+    if (rows > 0) yield [start, rows];
   }
 
   /** The part [a, b) of [from, to) each selected series has in the first (or last, when `reverse`) n rows of the selection. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { abortable } from './index.js';
+import { abortable, whenAborted } from './index.js';
 
 t.test('abortable — settles as the work does, or with the signal’s reason as soon as it aborts', async (t) => {
   const signal = new AbortController().signal;
@@ -17,4 +17,20 @@ t.test('abortable — settles as the work does, or with the signal’s reason as
   const before = new AbortController();
   before.abort(new Error('stopped before'));
   t.equal(await abortable(late, before.signal).catch((e: unknown) => e), before.signal.reason, 'aborted before: its reason; the work’s own failure is dropped, not left unhandled');
+});
+
+t.test('whenAborted — runs once at the abort, at once when the signal already aborted, never after its remover', async (t) => {
+  const runs: string[] = [];
+  const later = new AbortController();
+  whenAborted(later.signal, () => runs.push('later'));
+  const removed = new AbortController();
+  whenAborted(removed.signal, () => runs.push('removed'))();
+  const before = new AbortController();
+  before.abort();
+  whenAborted(before.signal, () => runs.push('already')); // a listener alone would never fire here
+  t.same(runs, ['already'], 'an aborted signal runs it at once');
+  later.abort();
+  later.abort();
+  removed.abort();
+  t.same(runs, ['already', 'later'], 'once at the abort; not after its remover');
 });

@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
-import { messageOf, type ChildSpec } from '@probemesh/core';
+import { messageOf, whenAborted, type ChildSpec } from '@probemesh/core';
 import { Alert, PartialAggregate, consumers, fits, meshStore, streams, subjects, type NatsOptions } from '@probemesh/model';
 import { loopChild } from './child.js';
 import type { MeshContext } from './context.js';
@@ -38,7 +38,7 @@ export function consumerChild(
       signal,
     );
     const close = () => void messages.close();
-    signal.addEventListener('abort', close, { once: true });
+    const forget = whenAborted(signal, close);
     let lost: string | undefined;
     void (async () => {
       for await (const s of messages.status())
@@ -68,7 +68,7 @@ export function consumerChild(
       flush();
       await handling;
     } finally {
-      signal.removeEventListener('abort', close);
+      forget();
     }
     if (failure !== undefined) throw failure;
     if (!signal.aborted) throw new Error(`the consumer ${config.durable_name} of ${stream} ended${lost ? ` (${lost.replaceAll('_', ' ')})` : ''}`);

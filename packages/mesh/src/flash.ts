@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { messageOf } from '@probemesh/core';
+import { messageOf, whenAborted } from '@probemesh/core';
 import { ProbeConfig, buckets, check, configKey, type BootBundle } from '@probemesh/model';
 import { clusterSize } from './streams.js';
 
@@ -59,8 +59,7 @@ export async function followConfig(
 ): Promise<void> {
   const kv = await configBucket(nc, jsDomain);
   const it = await kv.watch({ key: configKey(id), ignoreDeletes: true });
-  const stop = () => it.stop();
-  signal.addEventListener('abort', stop, { once: true });
+  const forget = whenAborted(signal, () => it.stop());
   try {
     for await (const e of it) {
       if (e.operation !== 'PUT') continue;
@@ -71,7 +70,7 @@ export async function followConfig(
       }
     }
   } finally {
-    signal.removeEventListener('abort', stop);
+    forget();
   }
 }
 

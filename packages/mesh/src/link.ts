@@ -1,5 +1,5 @@
 import { connect, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
-import { backoffDelay, messageOf, type BackoffPolicy, type ChildSpec, type Clock } from '@probemesh/core';
+import { backoffDelay, messageOf, whenAborted, type BackoffPolicy, type ChildSpec, type Clock } from '@probemesh/core';
 import type { NatsOptions } from '@probemesh/model';
 import { loopChild, Waiters } from './child.js';
 import { connectionOptions, credentialsOf } from './connect.js';
@@ -157,12 +157,11 @@ export class Link {
         }
       }
     })();
-    const stop = () => void nc.drain().catch(() => nc.close());
-    signal.addEventListener('abort', stop, { once: true });
+    const forget = whenAborted(signal, () => void nc.drain().catch(() => nc.close()));
     try {
       return await nc.closed();
     } finally {
-      signal.removeEventListener('abort', stop);
+      forget();
     }
   }
 

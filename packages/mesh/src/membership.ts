@@ -1,5 +1,5 @@
 import type { Msg } from '@nats-io/transport-node';
-import type { ChildSpec, Clock } from '@probemesh/core';
+import { whenAborted, type ChildSpec, type Clock } from '@probemesh/core';
 import { Heartbeat, fits, subjects } from '@probemesh/model';
 import { loopChild } from './child.js';
 import type { MeshContext } from './context.js';
@@ -126,12 +126,11 @@ export function subscriptionChild(id: string, ctx: MeshContext, subject: string,
   return loopChild(id, async (signal) => {
     const nc = await ctx.link.connection(signal);
     const sub = nc.subscribe(subject);
-    const unsubscribe = () => sub.unsubscribe();
-    signal.addEventListener('abort', unsubscribe, { once: true });
+    const forget = whenAborted(signal, () => sub.unsubscribe());
     try {
       for await (const m of sub) handle(m);
     } finally {
-      signal.removeEventListener('abort', unsubscribe);
+      forget();
     }
     const why = await sub.closed;
     if (!signal.aborted) throw why instanceof Error ? why : new Error(`subscription to ${subject} ended`);

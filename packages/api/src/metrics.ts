@@ -70,6 +70,10 @@ export function prometheusText(probe: string, m: ProbeMetrics, sse?: SseStats): 
   if (m.uncaughtErrors) {
     metric('probemesh_uncaught_errors_total', 'counter', 'Errors that escaped every handler, by kind (the process guard: rejections and socket errors are survived, an uncaught exception restarts the probe).', Object.entries(m.uncaughtErrors).map(([kind, n]) => [{ kind }, n]));
   }
+  if (m.meshNode) {
+    metric('probemesh_mesh_node_up', 'gauge', '1 while the mesh node runs, 0 while it is restarted whole after one of its children failed, or after it failed past its own restart limit.', [[{}, m.meshNode.status === 'running' ? 1 : 0]]);
+    metric('probemesh_mesh_node_restarts_total', 'counter', 'Restarts of the whole mesh node, each after one of its children crashed past its restart limit.', [[{}, m.meshNode.restarts]]);
+  }
   for (const [scheme, stats] of Object.entries(m.connectors)) {
     const counters = new Set(m.connectorCounters[scheme]);
     for (const [stat, v] of Object.entries(stats)) {

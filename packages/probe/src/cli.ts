@@ -44,7 +44,8 @@ async function main(argv: string[]): Promise<void> {
       const boot: Partial<Boot> & Pick<Boot, 'config'> = values.config
         ? { config: await loadConfig(values.config, { connectors }) }
         : await bootFromBundle(values.bundle!, { connectors, waitMs: count('--wait', values.wait ?? '60', 0, 86_400) * 1000, log: consoleLog });
-      const running = await runProbe(boot.config, { connectors, escapes: () => guard.counts, ...(boot.revisions ? { revisions: boot.revisions } : {}) });
+      // A mesh node failing past the probe's restart limit ends the process as an uncaught exception does.
+      const running = await runProbe(boot.config, { connectors, escapes: () => guard.counts, onFatal: (err) => guard.fatal(err), ...(boot.revisions ? { revisions: boot.revisions } : {}) });
       const systemd = new SystemdNotifier({ log: consoleLog });
       systemd.start();
       const stop = async () => {

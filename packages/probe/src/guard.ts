@@ -12,7 +12,7 @@ export const Escapes = {
 } as const;
 export type Escape = (typeof Escapes)[keyof typeof Escapes];
 
-/** The exit status after an uncaught exception (EX_SOFTWARE): the service manager starts the probe again. */
+/** The exit status after an uncaught exception or a `fatal` failure (EX_SOFTWARE): the service manager starts the probe again. */
 export const EXIT_UNCAUGHT = 70;
 
 /**
@@ -73,14 +73,27 @@ export class ProcessGuard {
     this.stopProbe = stop;
   }
 
+  /**
+   * A failure the probe cannot get past in this process (its mesh node failed past its restart
+   * limit): logged, then the probe is stopped cleanly and exits with EXIT_UNCAUGHT, as after an
+   * uncaught exception, so that systemd starts it again in a fresh process.
+   */
+  fatal(err: Error): void {
+    this.stopAndExit('fatal failure', err);
+  }
+
   private escaped(kind: Escape, err: unknown): void {
     this.counts[kind]++;
     if (kind !== Escapes.exception) return this.contained.record(err, kind.replace(/_/g, ' '));
-    const e = err instanceof Error ? err : new Error(String(err));
+    this.stopAndExit('uncaught exception', err instanceof Error ? err : new Error(String(err)));
+  }
+
+  /** Stops the probe cleanly (within `graceMs`) and exits with EXIT_UNCAUGHT; what comes while it stops is logged. */
+  private stopAndExit(what: string, e: Error): void {
     const exit = this.opts.exit ?? ((code: number) => process.exit(code));
-    if (this.stopping) return void this.opts.log('error', `process guard: another uncaught exception while stopping: ${e.name}: ${e.message}`, { stack: e.stack });
+    if (this.stopping) return void this.opts.log('error', `process guard: another ${what} while stopping: ${e.name}: ${e.message}`, { stack: e.stack });
     this.stopping = true;
-    this.opts.log('error', `process guard: uncaught exception, stopping cleanly and exiting with ${EXIT_UNCAUGHT} (systemd starts the probe again): ${e.name}: ${e.message}`, { stack: e.stack });
+    this.opts.log('error', `process guard: ${what}, stopping cleanly and exiting with ${EXIT_UNCAUGHT} (systemd starts the probe again): ${e.name}: ${e.message}`, { stack: e.stack });
     const deadline = setTimeout(() => exit(EXIT_UNCAUGHT), this.opts.graceMs ?? 10_000);
     this.stopProbe()
       .catch((stopErr: unknown) => this.opts.log('error', `process guard: the clean stop failed: ${messageOf(stopErr)}`))

@@ -1,13 +1,14 @@
 import { mkdir } from 'node:fs/promises';
-import type { Connector } from '@probemesh/core';
+import type { Connector, ProbemeshError, RestartPolicy } from '@probemesh/core';
 import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { Probe, type ConfigRevisions, type LogFn } from '@probemesh/runtime';
 import { createApi, readTls, serve } from '@probemesh/api';
-import { MergedWindows, MeshNode, meshConnector, meshSettings } from '@probemesh/mesh';
+import { MergedWindows, meshConnector, meshSettings, type MeshNode, type MeshOptions } from '@probemesh/mesh';
 import { createSinks } from '@probemesh/sinks';
 import { flashedOrigin, keepApplied, type Boot } from './boot.js';
 import { checkConfig, merges } from './config.js';
 import { builtinConnectors } from './connectors.js';
+import { SupervisedMesh, meshRestarts } from './escalation.js';
 
 /** A probe with its HTTP API, as `probemesh probe` runs it. */
 export interface RunningProbe {
@@ -36,6 +37,15 @@ export async function runProbe(
     revisions?: Boot['revisions'];
     /** What escaped every handler, by kind (the process guard's counts), for /metrics. */
     escapes?: () => Record<string, number>;
+    /**
+     * Hears the mesh node fail past the probe's restart limit (`probemesh probe`: the process guard
+     * stops the probe cleanly and exits 70, for systemd to start it again). Without it the node stays stopped.
+     */
+    onFatal?: (err: ProbemeshError) => void;
+    /** How the mesh node is restarted whole after it failed (default `meshRestarts`). */
+    meshRestarts?: RestartPolicy;
+    /** Given to the mesh node as they are: its children's restarts, and faults for tests (`faultAt`). */
+    meshNode?: Pick<MeshOptions, 'supervision' | 'faultAt'>;
   } = {},
 ): Promise<RunningProbe> {
   const log = opts.log ?? consoleLog;
@@ -66,24 +76,28 @@ export async function runProbe(
       sinks,
       ...(config.nats ? { configRevisions: () => revisions } : {}),
       ...(opts.escapes ? { uncaughtErrors: opts.escapes } : {}),
+      ...(config.nats ? { meshNode: () => supervised?.state() } : {}),
     },
     { devices: config.devices ?? [], indicators: config.indicators ?? [], rules: config.rules ?? [] },
   );
-  let mesh: MeshNode | undefined;
-  // The mesh is there before the API serves anything: it starts below, the server after it.
+  // The mesh node, restarted whole when it fails (SupervisedMesh). It is there before the API
+  // serves anything: it starts below, the server after it.
+  let supervised: SupervisedMesh | undefined;
+  const mesh = () => supervised!.node;
   const app = createApi(probe, {
     tokens: config.tokens ?? [],
     ...(config.http?.bodyLimit ? { bodyLimit: config.http.bodyLimit } : {}),
-    ...(config.nats ? { forward: (id, req) => mesh!.request(id, req), mesh: () => mesh!.membership() } : {}),
-    ...(config.nats && merged ? { meshAlerts: (f: Parameters<MeshNode['meshAlerts']>[0]) => mesh!.meshAlerts(f), meshWindows: (f: Parameters<MeshNode['windows']>[0]) => mesh!.windows(f) } : {}),
+    ...(config.nats ? { forward: (id, req) => mesh().request(id, req), mesh: () => mesh().membership() } : {}),
+    ...(config.nats && merged ? { meshAlerts: (f: Parameters<MeshNode['meshAlerts']>[0]) => mesh().meshAlerts(f), meshWindows: (f: Parameters<MeshNode['windows']>[0]) => mesh().windows(f) } : {}),
   });
   try {
     if (opts.revisions) await keepApplied(probe.store, { revision: opts.revisions.applied, config });
     const host = config.http?.host ?? '127.0.0.1';
     if (config.nats) {
       merged?.attach(probe.store);
-      mesh = await MeshNode.start(
+      supervised = await SupervisedMesh.start(
         {
+          ...opts.meshNode,
           id: config.id,
           role: config.role ?? 'standalone',
           ...(config.parent ? { parent: config.parent } : {}),
@@ -116,6 +130,7 @@ export async function runProbe(
           },
         },
         probe,
+        { restarts: opts.meshRestarts ?? meshRestarts, log, ...(opts.onFatal ? { onFatal: opts.onFatal } : {}) },
       );
       log('info', `in the mesh at ${config.nats.servers.join(', ')}; alerts on pm.alert.*.${config.id}.>`);
     }
@@ -128,12 +143,12 @@ export async function runProbe(
       async stop() {
         app.close();
         await server.close();
-        await mesh?.stop();
+        await supervised?.stop();
         await probe.stop(); // its outbox stops the sinks
       },
     };
   } catch (err) {
-    await mesh?.stop();
+    await supervised?.stop();
     await probe.stop();
     throw err;
   }

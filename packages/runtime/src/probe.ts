@@ -1,4 +1,4 @@
-import type { AlertSink, Clock, Connector, TimerHandle } from '@probemesh/core';
+import type { AlertSink, ChildState, Clock, Connector, TimerHandle } from '@probemesh/core';
 import { NotFoundError, ProbemeshError, Supervisor, UnprocessableError, messageOf, systemClock } from '@probemesh/core';
 import type { Alert, Datum, Device, Indicator, Query, QueryResult, Role, Rule, RuleState, TSchema, Value } from '@probemesh/model';
 import { Datum as DatumSchema, DryRun as DryRunSchema, Query as QuerySchema, check, componentRules, type DryRun, type DryRunResult } from '@probemesh/model';
@@ -31,6 +31,8 @@ export interface ProbeOptions {
   restart?: { initialMs?: number; maxMs?: number; maxRestarts?: number; withinMs?: number };
   /** What escaped every handler in this process, by kind, for `metrics()` (the process guard's counts). */
   uncaughtErrors?: () => Record<string, number>;
+  /** The mesh node's state as the probe supervises it (running, backing-off while it restarts, failed), for `metrics()`. */
+  meshNode?: () => ChildState | undefined;
   /** The flashed configuration revisions `info()` reports (a probe configured through NATS KV). */
   configRevisions?: () => ConfigRevisions;
   /** Destinations of alert transitions from the start (more with `addSink`). */
@@ -462,6 +464,7 @@ export class Probe implements ProbeService {
       store: this.writer.health(),
       sinks: this.outbox.stats(),
       ...(this.opts.uncaughtErrors ? { uncaughtErrors: this.opts.uncaughtErrors() } : {}),
+      ...((n) => (n ? { meshNode: n } : {}))(this.opts.meshNode?.()),
       latest,
     };
   }

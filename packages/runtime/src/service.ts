@@ -1,4 +1,4 @@
-import type { AlertSink } from '@probemesh/core';
+import type { AlertSink, ChildState } from '@probemesh/core';
 import type { SinkStats } from './outbox.js';
 import type { StoreHealth } from './writer.js';
 import type { Alert, AlertState, Datum, Device, DryRun, DryRunResult, Indicator, Query, QueryResult, Role, Rule, RuleState, Severity, TSchema, Value } from '@probemesh/model';
@@ -96,6 +96,8 @@ export interface ProbeMetrics {
   sinks: SinkStats[];
   /** What escaped every handler in this process, by kind (the probe's process guard), when one watches. */
   uncaughtErrors?: Record<string, number>;
+  /** The mesh node's state under the probe's supervision (status, restarts of the whole node), in a mesh. */
+  meshNode?: ChildState;
   /** The latest value of each series (numeric ones), bounded. */
   latest: Array<{ indicator: string; device?: string; instance?: string; datum: Datum; ts: number }>;
 }

@@ -45,7 +45,11 @@ export function createApi(service: ProbeService, opts: ApiOptions): Api {
   const self = service.info().id; // info() reads store stats: not per request
   const tokens = opts.tokens.map((t) => ({ ...t, bytes: Buffer.from(t.token) }));
   const roleOf = (c: Context, tokenInQuery: boolean): TokenRole | undefined => {
-    const header = c.req.header('authorization');
+    // Node's own parsed headers when @hono/node-server serves the request: c.req.header() would build
+    // a fetch Request and its Headers first, which costs more than the rest of a small query.
+    const incoming = (c.env as { incoming?: { headers: Record<string, string | string[] | undefined> } } | undefined)?.incoming;
+    const raw = incoming ? incoming.headers.authorization : c.req.header('authorization');
+    const header = typeof raw === 'string' ? raw : undefined;
     const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : tokenInQuery ? c.req.query('token') : undefined;
     if (!given) return undefined;
     const g = Buffer.from(given);

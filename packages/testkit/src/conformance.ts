@@ -19,7 +19,8 @@ export interface ConformanceCase {
 /**
  * The shared conformance suite every connector runs (one suite per extension point):
  * schemas exist and reject bad input, reads return one Reading per request in order, a silent
- * device is a failed Reading (never a throw) and honours the abort signal, stop is idempotent.
+ * device is a failed Reading (never a throw) and honours the abort signal, its stats have metric
+ * names and include the counters it declares, stop is idempotent.
  */
 export async function connectorConformance(t: Test, connector: Connector, c: ConformanceCase): Promise<void> {
   t.match(connector.scheme, /^[a-z][a-z0-9-]{0,31}$/, 'scheme is a valid scheme name');
@@ -38,6 +39,10 @@ export async function connectorConformance(t: Test, connector: Connector, c: Con
     const readings = await session.read(good, AbortSignal.timeout(10_000));
     t.equal(readings.length, good.length, 'one reading per request');
     readings.forEach((r, i) => t.ok(r.ok, `request ${i} (${good[i]!.indicator}) reads: ${r.ok ? 'ok' : r.error}`));
+    const stats = session.stats?.() ?? {};
+    // Stat names become Prometheus metric names as they are; the counters named must be stats it reports.
+    for (const k of Object.keys(stats)) t.match(k, /^[a-z][a-z0-9_]*$/, `stat ${k} is a metric name`);
+    t.same((connector.counters ?? []).filter((k) => !(k in stats)), [], 'every stat it declares a counter, it reports');
     if (c.silent) {
       const silent = await c.silent();
       const mixed = [silent, ...good];

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { httpConnector } from '@probemesh/connector-http';
 import { Probe, type ProbeMetrics } from '@probemesh/runtime';
-import { startJsonDevice, tempDir } from '@probemesh/testkit';
+import { startJsonDevice, tempDir, waitUntil } from '@probemesh/testkit';
 import { createApi, prometheusText, serve } from './index.js';
 
 const ADMIN = 'admin-token-0123456789';
@@ -136,6 +136,7 @@ t.test('api — the SSE stream delivers a firing then a resolved alert, once eac
   t.equal(res.status, 200);
   const reader = res.body!.getReader();
   const events: Array<{ state: string; value: number }> = [];
+  const seen = { hello: false, keepAliveAfter: false };
   let buf = '';
   const pump = (async () => {
     for (;;) {
@@ -147,22 +148,28 @@ t.test('api — the SSE stream delivers a firing then a resolved alert, once eac
         const chunk = buf.slice(0, i);
         buf = buf.slice(i + 2);
         if (/^event: alert$/m.test(chunk)) events.push(JSON.parse(/^data: (.*)$/m.exec(chunk)![1]!));
+        else if (/^event: hello$/m.test(chunk)) seen.hello = true;
+        else if (chunk.startsWith(':') && events.length === 2) seen.keepAliveAfter = true;
       }
     }
   })();
-  await new Promise((r) => setTimeout(r, 100));
+  await waitUntil('the hello event', () => seen.hello, 10_000);
   for (const v of [25, 35, 36, 37, 20, 21]) {
     device.temp = v;
     await probe.tickNow('hot');
   }
-  await new Promise((r) => setTimeout(r, 400)); // past a keep-alive, which must not count as an event
+  await waitUntil('a keep-alive after both alerts (it must not count as an event)', () => seen.keepAliveAfter, 10_000);
   controller.abort();
   await pump;
   t.same(
     events.map((e) => `${e.state}:${e.value}`),
     ['firing:35', 'resolved:20'],
   );
-  t.same((await call('GET', '/alerts?state=firing')).body.length, 1);
+  t.same((await call('GET', '/alerts?state=firing')).body.length, 1, 'one firing transition in the history');
+  t.same((await call('GET', '/alerts/active')).body, [], 'nothing fires now');
+  device.temp = 40;
+  await probe.tickNow('hot');
+  t.match((await call('GET', '/alerts/active')).body, [{ rule: 'hot', decision: 'too-hot', state: 'firing', value: 40 }], '/alerts/active: what fires now');
 });
 
 t.test('api — /metrics in Prometheus text and /openapi.json from the schemas', async (t) => {

@@ -240,6 +240,15 @@ export function routeTable(ctx: RouteContext): Route[] {
     }),
     route({
       method: 'get',
+      path: '/alerts/active',
+      summary: 'the alerts firing now, each as it fired, oldest first',
+      description: 'One per alert id, however long ago it fired (`/alerts` lists transitions, and keeps only the newest).',
+      access: 'read',
+      answers: { 200: ok(list(Alert)) },
+      handle: (c) => c.json(service.active()),
+    }),
+    route({
+      method: 'get',
       path: '/alerts/stream',
       summary: 'alert transitions as Server-Sent Events',
       description:

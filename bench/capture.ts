@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock, type ReadRequest } from '@probemesh/core';
-import { pcapConnector, pcapFile, udpFrame, type PcapParams } from '@probemesh/connector-pcap';
+import { pcapConnector, type PcapParams } from '@probemesh/connector-pcap';
+import { pcapFile, udpFrame } from '@probemesh/testkit';
 
 const quick = process.argv.includes('--quick');
 const BENCH = 'capture';

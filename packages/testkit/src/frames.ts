@@ -37,9 +37,23 @@ export function arpRequest(srcMac: string, srcIp: string, target: string): Buffe
   return ethernet(BROADCAST_MAC, srcMac, 0x0806, p);
 }
 
-/** An IPv4 + UDP frame carrying `size` bytes of payload (UDP checksum 0, allowed over IPv4). */
-export function udpFrame(f: { srcMac: string; dstMac: string; src: string; dst: string; sport: number; dport: number; size: number }): Buffer {
-  const ip = Buffer.alloc(28 + f.size);
+/** One Ethernet II + IPv4 + UDP frame: `size` is the frame's length without FCS (≥ 42: headers only). */
+export interface UdpFrame {
+  size: number;
+  src: string;
+  dst: string;
+  /** Default 02:00:00:00:00:01. */
+  srcMac?: string;
+  /** Default 02:00:00:00:00:02 (no one's): a receiving host counts the frame as for another host, and neither answers nor forwards it. */
+  dstMac?: string;
+  sport?: number;
+  dport?: number;
+}
+
+/** Builds an Ethernet II + IPv4 + UDP frame (UDP checksum 0, allowed over IPv4). */
+export function udpFrame(f: UdpFrame): Buffer {
+  if (f.size < 42 || f.size > 65535) throw new RangeError(`frame size ${f.size} outside 42–65535`);
+  const ip = Buffer.alloc(f.size - 14);
   ip[0] = 0x45;
   ip.writeUInt16BE(ip.length, 2);
   ip[8] = 64; // ttl
@@ -50,10 +64,10 @@ export function udpFrame(f: { srcMac: string; dstMac: string; src: string; dst: 
   for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   ip.writeUInt16BE(~sum & 0xffff, 10);
-  ip.writeUInt16BE(f.sport, 20);
-  ip.writeUInt16BE(f.dport, 22);
-  ip.writeUInt16BE(8 + f.size, 24);
-  return ethernet(f.dstMac, f.srcMac, 0x0800, ip);
+  ip.writeUInt16BE(f.sport ?? 40000, 20);
+  ip.writeUInt16BE(f.dport ?? 9, 22);
+  ip.writeUInt16BE(ip.length - 20, 24);
+  return ethernet(f.dstMac ?? '02:00:00:00:00:02', f.srcMac ?? '02:00:00:00:00:01', 0x0800, ip);
 }
 
 /** A DHCP-like discover: a 300-byte BOOTP request from 0.0.0.0:68 to 255.255.255.255:67, broadcast. */
@@ -94,4 +108,9 @@ export function pcapRecord(frame: Buffer, ms: number): Buffer {
   rec.writeUInt32LE(frame.length, 12);
   frame.copy(rec, 16);
   return rec;
+}
+
+/** A pcap file (microsecond timestamps, Ethernet) holding `frames`, 1 µs apart. */
+export function pcapFile(frames: readonly Buffer[]): Buffer {
+  return Buffer.concat([pcapHeader(), ...frames.map((f, i) => pcapRecord(f, i / 1000))]);
 }

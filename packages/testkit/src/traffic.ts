@@ -151,7 +151,7 @@ export async function startTraffic(o: TrafficOptions): Promise<TrafficSource> {
             ? arpRequest(o.mac, o.address, o.nobody)
             : dhcpDiscover(o.mac, seq)
           : kind === 'ip'
-            ? udpFrame({ srcMac: o.mac, dstMac: NOBODY_MAC, src: o.address, dst: o.nobody, sport: 40_000 + (seq % 1000), dport: 9, size: IP_SIZES[seq % IP_SIZES.length]! - 42 })
+            ? udpFrame({ srcMac: o.mac, dstMac: NOBODY_MAC, src: o.address, dst: o.nobody, sport: 40_000 + (seq % 1000), dport: 9, size: IP_SIZES[seq % IP_SIZES.length]! })
             : rawFrame(NOBODY_MAC, o.mac, NON_IP_SIZES[seq % NON_IP_SIZES.length]!);
       ledger[kind].packets++;
       ledger[kind].bytes += f.length;

@@ -6,10 +6,10 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectorConformance } from '@probemesh/testkit';
+import { connectorConformance, pcapFile, udpFrame } from '@probemesh/testkit';
 import { systemClock, type ConnectorSession, type Reading, type ReadRequest } from '@probemesh/core';
 import { fits } from '@probemesh/model';
-import { createPcapConnector, pcapConnector, pcapFile, udpFrame, type PcapParams } from './index.js';
+import { createPcapConnector, pcapConnector, type PcapParams } from './index.js';
 
 const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { stdio: 'pipe' }).toString();
 const ctx = { clock: systemClock, dataDir: tmpdir(), log: () => undefined };

@@ -71,7 +71,7 @@ try {
   const pubs: Promise<unknown>[] = [];
   for (let i = 0; i < m; i++) {
     const start = first + Math.floor(i / 2000) * W;
-    const p: PartialAggregate = { probe: `net${i % 5}`, indicator: `sensor${Math.floor(i / 5) % 400}`, group: '', windowStart: start, windowEnd: start + W, count: 10, sum: 100 + i, min: 1, max: 20, devices: 10 };
+    const p: PartialAggregate = { probe: `net${i % 5}`, indicator: `sensor${Math.floor(i / 5) % 400}`, group: '', windowStart: start, windowEnd: start + W, count: 10, sum: 100 + (i % 100), min: 1, max: 20, devices: 10 }; // a sum 10 values in 1..20 can make (others are refused)
     pubs.push(js.publish(subjects.partial(p.probe, p.indicator), enc(p), { msgID: msgIds.partial(p) }));
     if (pubs.length >= 500) await Promise.all(pubs.splice(0));
   }

@@ -14,6 +14,7 @@ import { msgIds, streams, subjects, type PartialAggregate } from '@probemesh/mod
 import { Probe } from '@probemesh/runtime';
 import { freeTcpPort, spawnLogged, startNats, tempDir, waitUntil } from '@probemesh/testkit';
 import { SERVERS, cli, up } from '@probemesh/demo';
+import { probePid } from './load/proc.js';
 
 const quick = process.argv.includes('--quick');
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'mesh', ...o }));
@@ -138,7 +139,7 @@ try {
     await writeFile(join(dir.path, 'edge.json'), JSON.stringify(config));
     const edge = spawnLogged(process.execPath, [cli, 'probe', '--config', join(dir.path, 'edge.json')]);
     stops.unshift(() => edge.stop(5000));
-    const rssMiB = async () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${edge.child.pid}/status`, 'utf8'))![1]) / 1024;
+    const rssMiB = async () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${probePid(edge.child.pid!)}/status`, 'utf8'))![1]) / 1024;
     await waitUntil('the delegate sends windows', () => merged.list({ indicator: 'load' }).filter((w) => w.count > 0).length >= 20, 60_000, edge);
     progress(`the delegate's RSS over ${OUTAGE} windows with NATS there, then with NATS away`);
     const rssConnected = await rssMiB();

@@ -15,6 +15,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { consumers, durationMs, streams, subjects, type PartialAggregate } from '@probemesh/model';
 import { NETWORKS, UPS_NETWORK, upNetns } from '@probemesh/demo';
 import { netnsUnavailable, tempDir, waitUntil } from '@probemesh/testkit';
+import { probePid } from './load/proc.js';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -106,7 +107,7 @@ try {
   const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
   type Sample = { t: number; rss: number; heap: number; store: number; file: number; ticks: number; rules: number };
   const samples = new Map<string, Sample[]>(ids.map((id) => [id, []]));
-  const pids = mesh.pids();
+  const pids = Object.fromEntries(Object.entries(mesh.pids()).map(([id, pid]) => [id, probePid(pid)]));
   const sample = async () => {
     const t = Date.now();
     await Promise.all(

@@ -1,12 +1,11 @@
 // Probe processes of a load run: started from a config (optionally inside a cgroup), asked over
 // their HTTP API for what they stored and how long their ticks took.
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProbeConfig, RuleState } from '@probemesh/model';
 import { cli, writeConfig } from '@probemesh/demo';
 import { spawnLogged, waitUntil, type Spawned } from '@probemesh/testkit';
-import type { Cgroup } from './proc.js';
+import { probePid, type Cgroup } from './proc.js';
 
 /** A `probemesh probe` process. */
 export interface ProbeProcess {
@@ -38,16 +37,6 @@ export async function launchProbe(config: ProbeConfig, dir: string, cgroup?: Cgr
     proc,
     ended: () => (proc.child.exitCode !== null ? `exited with ${proc.child.exitCode}` : proc.child.signalCode ? `killed by ${proc.child.signalCode}` : undefined),
   };
-}
-
-/** The process that runs the probe: `probemesh probe` starts node again with heap limits fitted to the memory it finds, and waits for it. */
-function probePid(launcher: number): number {
-  try {
-    const [child] = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(' ').filter(Boolean);
-    return child ? Number(child) : launcher;
-  } catch {
-    return launcher;
-  }
 }
 
 /** GET `path` of a probe's API as JSON. */

@@ -4,6 +4,25 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/**
+ * The process that runs the probe started as `pid`: `probemesh probe` starts node again with heap
+ * limits fitted to the memory it finds and waits for it (and wrappers such as `ip netns exec` or
+ * `setpriv` may stand before it), so the probe is the last of a chain of only children.
+ */
+export function probePid(pid: number): number {
+  for (let depth = 0; depth < 4; depth++) {
+    let children: string[];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+    } catch {
+      break;
+    }
+    if (children.length !== 1) break;
+    pid = Number(children[0]);
+  }
+  return pid;
+}
+
 /** CPU seconds (user + system) a process has used; 0 once it is gone. */
 export function cpuSeconds(pid: number): number {
   try {

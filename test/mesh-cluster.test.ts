@@ -34,7 +34,9 @@ async function faultRun(t: Test, victim: (leaders: { alerts: number; partials: n
   const site = await probe(t, 'site', merged);
   await site.put('indicators', { id: 'it_power', kind: 'atomic', source: { scheme: 'mesh', indicator: 'server_power', stat: 'total' } });
   await site.put('rules', { id: 'site', indicators: ['it_power'], period: '1s' });
-  const siteNode = await MeshNode.start({ id: 'site', role: 'coordinator', nats, store: site.store, merged, children: ['net-a', 'net-b'], heartbeatMs: 1000, graceMs: 15_000 }, site);
+  // A child is gone after 8 missed heartbeats (8 s), above a failover's reconnect (2–3 s seen), as
+  // the defaults (3 × 5 s) are in production: the kill must not read as a child gone.
+  const siteNode = await MeshNode.start({ id: 'site', role: 'coordinator', nats, store: site.store, merged, children: ['net-a', 'net-b'], heartbeatMs: 1000, missedHeartbeats: 8, graceMs: 15_000 }, site);
   t.teardown(() => siteNode.stop());
 
   const nets = await Promise.all(

@@ -1,6 +1,10 @@
 // npm run bench -- http [--quick]
 // The paper's service test: ~1 MB of records at 10/50/100/150 parallel clients, and a small
-// last-value query at 150 clients, each against a bare hono handler returning the same bytes.
+// last-value query at 150 clients, each against a bare hono handler returning the same bytes
+// (encoded once). Repeated queries of data that does not change are answered from the probe's
+// answer cache; `records_1mb_rps_c50_live` appends to the series every 10 ms meanwhile (a hundred
+// times what a real series changes), and `records_1mb_rps_c50_uncached` turns the cache off: every
+// answer read from the store and encoded anew.
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
@@ -44,7 +48,8 @@ try {
   const small = await (await fetch(api.url + '/query?indicator=power&last=1', { headers: auth })).text();
   progress(`records response: ${(big.length / 1e6).toFixed(2)} MB; small response: ${small.length} B`);
   const bare = new Hono();
-  bare.get('/big', (c) => c.body(big, 200, { 'content-type': 'application/json' }));
+  const bigBytes = new TextEncoder().encode(big);
+  bare.get('/big', (c) => c.body(bigBytes, 200, { 'content-type': 'application/json' }));
   bare.get('/small', (c) => c.body(small, 200, { 'content-type': 'application/json' }));
   const bareServer = await serve(bare, { port: 0 });
   try {
@@ -56,6 +61,16 @@ try {
       for (const q of ['p50', 'p99'] as const)
         emit({ metric: `records_1mb_${q}_ms_c${c}`, value: p[q], unit: 'ms', baseline: b[q], ratio: +(p[q] / Math.max(b[q], 0.001)).toFixed(2), rps: +p.rps.toFixed(1), baseline_rps: +b.rps.toFixed(1), timeouts: p.timeouts, baseline_timeouts: b.timeouts });
     }
+    progress(`1 MB records at 50 clients while the series grows every 10 ms, ${duration} s`);
+    let ts = values.at(-1)!.ts;
+    const growing = setInterval(() => void probe.store.append([{ ...values[0]!, ts: (ts += 1000) }]), 10);
+    const live = await load(api.url + bigPath, 50, auth).finally(() => clearInterval(growing));
+    const b50 = await load(bareServer.url + '/big', 50);
+    emit({ metric: 'records_1mb_rps_c50_live', value: +live.rps.toFixed(1), unit: 'req/s', baseline: +b50.rps.toFixed(1), ratio: +(live.rps / b50.rps).toFixed(3), p99_ms: live.p99, baseline_p99_ms: b50.p99, note: 'the answer changes every 10 ms (requests within those 10 ms share one reading)' });
+    progress(`1 MB records at 50 clients, no answer cache, ${duration} s`);
+    const uncachedApi = await serve(createApi(probe, { tokens: [{ name: 'bench', role: 'read', token: TOKEN }], answerCacheBytes: 0 }), { port: 0 });
+    const uncached = await load(uncachedApi.url + bigPath, 50, auth).finally(() => uncachedApi.close());
+    emit({ metric: 'records_1mb_rps_c50_uncached', value: +uncached.rps.toFixed(1), unit: 'req/s', baseline: +b50.rps.toFixed(1), ratio: +(uncached.rps / b50.rps).toFixed(3), p99_ms: uncached.p99, baseline_p99_ms: b50.p99, note: 'every answer read from the store and encoded' });
     progress(`last-value query at 150 clients`);
     const p = await load(api.url + '/query?indicator=power&last=1', 150, auth);
     const b = await load(bareServer.url + '/small', 150);

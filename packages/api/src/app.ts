@@ -26,6 +26,8 @@ export interface ApiOptions {
   sse?: Partial<SseLimits>;
   /** The clock of keep-alives (default: the system clock). */
   clock?: Clock;
+  /** Bytes of large query answers kept until their series change (default 16 MiB; 0 keeps none). */
+  answerCacheBytes?: number;
 }
 
 /** The probe's HTTP API as a hono app, made from the route table. */

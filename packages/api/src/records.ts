@@ -57,13 +57,67 @@ const elements = (vs: Value[]) => JSON.stringify(vs).slice(1, -1);
 /** Records an answer may hold to be built at once (~2 MB of JSON): below it, streaming costs more than it saves. */
 const WHOLE = 20_000;
 
+/** A new object each time: the node server adds to the headers object it is given. */
+const jsonType = () => ({ 'content-type': 'application/json' });
+
+/**
+ * Large answers kept as the bytes sent, each with the data version of the series it read: while
+ * no commit changed them, the same query is answered from here (a dashboard that fifty people
+ * watch is read and encoded once per change, not fifty times). Answers under `minBytes` cost less
+ * to make than to keep; the least recently used go first past `maxBytes`.
+ */
+export class AnswerCache {
+  private readonly kept = new Map<string, { version: string; body: Uint8Array<ArrayBuffer> }>();
+  private bytes = 0;
+  /** Answers given from here since start. */
+  hits = 0;
+
+  constructor(
+    private readonly maxBytes = 16 * 2 ** 20,
+    private readonly minBytes = 64 * 2 ** 10,
+  ) {}
+
+  /** Bytes held now. */
+  get held(): number {
+    return this.bytes;
+  }
+
+  /** `q`'s answer as JSON: the one kept when current, else `make()`'s (kept when large). */
+  json(c: Context, service: ProbeService, q: Query, make: () => unknown): Response {
+    const key = JSON.stringify(q);
+    const version = service.dataVersion(q); // read before the answer: a commit in between makes it newer, never older
+    const had = this.kept.get(key);
+    if (had) {
+      this.kept.delete(key); // re-inserted last: the map stays in order of use
+      if (had.version === version) {
+        this.kept.set(key, had);
+        this.hits++;
+        return c.body(had.body, 200, jsonType());
+      }
+      this.bytes -= had.body.byteLength;
+    }
+    const text = JSON.stringify(make());
+    if (text.length < this.minBytes || text.length > this.maxBytes / 4) return c.body(text, 200, jsonType());
+    const body = utf8.encode(text);
+    this.kept.set(key, { version, body });
+    this.bytes += body.byteLength;
+    for (const [k, v] of this.kept) {
+      if (this.bytes <= this.maxBytes) break;
+      this.kept.delete(k);
+      this.bytes -= v.body.byteLength;
+    }
+    return c.body(body, 200, jsonType());
+  }
+}
+
 /**
  * A records answer (`{ mode, records, next? }`) of up to `q.limit` records (default 10,000): built
- * at once up to 20,000 records; a larger page is streamed as a JSON array a read at a time.
+ * at once up to 20,000 records (and kept in `cache`); a larger page is streamed as a JSON array a
+ * read at a time.
  */
-export function recordsResponse(c: Context, service: ProbeService, q: Query): Response {
+export function recordsResponse(c: Context, service: ProbeService, q: Query, cache: AnswerCache): Response {
   const limit = q.limit ?? DEFAULT_LIMIT;
-  if (limit <= WHOLE) return c.json(service.query({ ...q, mode: 'records' }));
+  if (limit <= WHOLE) return cache.json(c, service, q, () => service.query({ ...q, mode: 'records' }));
   const p = pages(service, q, limit);
   let page: Value[] | undefined = p.read()!;
   let sep = '';
@@ -79,7 +133,7 @@ export function recordsResponse(c: Context, service: ProbeService, q: Query): Re
     }
     return part;
   });
-  return c.body(body, 200, { 'content-type': 'application/json' });
+  return c.body(body, 200, jsonType());
 }
 
 /** Export formats. */

@@ -5,7 +5,7 @@ import { consoleHandler } from '@probemesh/web';
 import type { ApiOptions } from './app.js';
 import { HttpError } from './errors.js';
 import { prometheusText } from './metrics.js';
-import { exportResponse, recordsResponse, type ExportFormat } from './records.js';
+import { AnswerCache, exportResponse, recordsResponse, type ExportFormat } from './records.js';
 import { AlertsParams, AssetParams, ExportParams, Health, IdParams, MeshMember, ProbeInfo, QueryParams, Session, StaticBody, withOptionalId, type Time } from './schemas.js';
 import type { SseHub } from './sse.js';
 import { route, type Env, type Route } from './table.js';
@@ -104,9 +104,10 @@ function collection<K extends Kind>(kind: K, schema: TSchema, ctx: RouteContext)
 export function routeTable(ctx: RouteContext): Route[] {
   const { service, opts, self } = ctx;
 
-  /** Answers a query, records streamed when large. */
+  /** Answers a query, records streamed when large, large answers kept until their series change. */
+  const answers = new AnswerCache(opts.answerCacheBytes);
   const answer = (c: Context<Env>, query: Query): Response =>
-    (query.mode ?? 'records') === 'records' ? recordsResponse(c, service, query) : c.json(service.query(query));
+    (query.mode ?? 'records') === 'records' ? recordsResponse(c, service, query, answers) : answers.json(c, service, query, () => service.query(query));
   const json = (c: Context<Env>, v: unknown) => c.json(v as object);
   /** A Query from a query string the table checked, its ISO-8601 times read as milliseconds. */
   const fromParams = (params: Record<string, unknown>): Query => {

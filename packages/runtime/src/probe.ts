@@ -347,6 +347,10 @@ export class Probe implements ProbeService {
     return this.store.query(check(QuerySchema, q, 'query'));
   }
 
+  dataVersion(q: Query): string {
+    return this.store.version(q);
+  }
+
   scan(q: Query): Iterable<Value[]> {
     return this.store.scan(check(QuerySchema, q, 'query'));
   }

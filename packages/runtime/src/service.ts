@@ -119,6 +119,8 @@ export interface ProbeService {
   setStatic(id: string, value: Datum): Promise<void>;
   /** Answers a data-access query: records a page at a time (`limit`, `cursor` → `next`), aggregates, or `series` buckets. */
   query(q: Query): QueryResult;
+  /** A text that changes whenever the answer to a query of these series may have changed: an answer kept with it is current while it is the same. */
+  dataVersion(q: Query): string;
   /**
    * The records of `q` page by page (`q.limit` each, default 10,000), for exports and streamed
    * answers: one page in memory, nothing held open between pages. The first page is read at the

@@ -686,3 +686,33 @@ for (let batch = 0; batch < 100000; batch++) {
   await store.append([{ indicator: 'w', device: 'd0', ts: T0 - 1, datum: 1 }]);
   t.equal((store.query({ indicator: 'w', mode: 'count' }) as { count: number }).count, count + 1, 'the reopened store takes writes');
 });
+
+t.test('store — version: the same until a commit changes the selected series (written, trimmed, added), then different', async (t) => {
+  let now = T0 + 10 * HOUR;
+  const store = await openStore(t, { retention: { maxAgeMs: 5 * HOUR }, now: () => now });
+  const power = { indicator: 'p', device: 'd' };
+  await store.append([{ ...power, ts: T0, datum: 1 }, { ...power, ts: T0 + 6 * HOUR, datum: 2 }, { indicator: 'q', ts: T0, datum: 3 }]);
+  const seen = new Set([store.version(power)]);
+  t.equal(store.version(power), [...seen][0], 'asked twice without a write: the same');
+
+  await store.append([{ indicator: 'q', ts: T0 + MIN, datum: 4 }]);
+  t.ok(seen.has(store.version(power)), 'a commit to another series leaves it');
+
+  const pending = store.append([{ ...power, ts: T0 + 7 * HOUR, datum: 5 }]);
+  t.ok(seen.has(store.version(power)), 'not changed before the commit (an answer kept under it would not hold the value)');
+  await pending;
+  t.notOk(seen.has(store.version(power)), 'changed once the value is readable');
+  seen.add(store.version(power));
+
+  await store.append([{ ...power, ts: T0 + 7 * HOUR, datum: 6 }]);
+  t.notOk(seen.has(store.version(power)), 'a value replaced changes it');
+  seen.add(store.version(power));
+
+  await store.append([{ ...power, instance: 'i2', ts: T0 + 8 * HOUR, datum: 7 }]);
+  t.notOk(seen.has(store.version(power)), 'a series added to the selection changes it');
+  seen.add(store.version(power));
+
+  now = T0 + 12 * HOUR;
+  t.same(await store.enforceRetention(), { deleted: 4 }, 'retention deletes what is older than 7 h: two values of p, both of q');
+  t.notOk(seen.has(store.version(power)), 'retention changes it');
+});

@@ -43,6 +43,8 @@ interface Series {
 
 /** What is kept in memory per series: its newest timestamp once known, its newest bucket per level, a write cursor. */
 interface Live extends Series {
+  /** The store's change count when a commit last changed it (for `version`). */
+  changed?: number;
   newest?: number;
   /** Its oldest timestamp once known (Infinity when empty), so retention reads nothing of a series with nothing to delete. */
   oldest?: number;
@@ -209,7 +211,11 @@ export class Store {
   private closing?: Promise<void>;
   /** Appends waiting for the transaction that will write them. */
   private queue: Array<readonly Value[]> = [];
-  private queued?: Promise<void>;
+  private queued?: Promise<Live[]>;
+  /** Commits that wrote series, retention commits and reloads of memory: what `version` is made of. */
+  private changes = 0;
+  private trims = 0;
+  private reloads = 0;
   private retention?: Promise<{ deleted: number }>;
   private readonly listeners = new Set<AppendListener>();
   /** Queued appends with a value that replaced a stored one (set by `write`). */
@@ -288,10 +294,11 @@ export class Store {
       const batches = this.queue;
       this.queue = [];
       this.queued = undefined;
-      this.write(batches);
+      return this.write(batches);
     });
     try {
-      await this.durable(this.queued, `${values.length} value${values.length === 1 ? '' : 's'}`);
+      // Stamped once readers see the commit, never before: an answer kept under a version holds what it says.
+      this.stamp(await this.durable(this.queued, `${values.length} value${values.length === 1 ? '' : 's'}`));
     } catch (err) {
       // The child transaction rolled this group back; memory may be ahead of the database.
       this.reload();
@@ -337,8 +344,30 @@ export class Store {
     }
   }
 
+  /** Marks series changed by a commit (the appends of one commit share the list: the first to get here empties it). */
+  private stamp(changed: Live[]): void {
+    if (changed.length === 0) return;
+    const n = ++this.changes;
+    for (const s of changed) s.changed = n;
+    changed.length = 0;
+  }
+
+  /**
+   * A text that changes whenever what a query of the selected series reads may have changed (a
+   * commit that wrote or trimmed one of them, a series added or removed, a reload): an answer
+   * kept with it is current while it is the same.
+   */
+  version(sel: SeriesSelector): string {
+    this.check();
+    let newest = 0;
+    const list = this.match(sel);
+    for (const s of list) if ((s.changed ?? 0) > newest) newest = s.changed!;
+    return `${this.reloads}.${this.trims}.${list.length}.${newest}`;
+  }
+
   /** Rebuilds what memory holds about series from the database. */
   private reload(): void {
+    this.reloads++;
     this.index.clear();
     this.sorted = [];
     for (const { value } of this.seriesDb.getRange()) this.remember(value);
@@ -346,7 +375,7 @@ export class Store {
   }
 
   /** Runs inside a (child) write transaction: puts the rows of the queued appends, then folds their deltas into the buckets. */
-  private write(batches: ReadonlyArray<readonly Value[]>): void {
+  private write(batches: ReadonlyArray<readonly Value[]>): Live[] {
     const created: Live[] = [];
     /** Series this write adds to, each with its `batch` state. */
     const touched: Live[] = [];
@@ -432,6 +461,7 @@ export class Store {
           this.keep(s, 1, h.start, b);
         }
       }
+      return touched;
     } catch (err) {
       // The child transaction is rolled back: forget what memory learnt from it.
       for (const s of touched) {
@@ -996,6 +1026,7 @@ export class Store {
         this.reload(); // the transaction may have forgotten the series in memory
         throw err;
       });
+      if (n > 0) this.trims++; // after the commit, as `stamp` (retention is rare: every answer kept is dropped)
       total += n;
       if (n < CHUNK) return total;
     }

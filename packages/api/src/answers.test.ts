@@ -51,7 +51,7 @@ t.test('answer cache — holds at most its bytes, the least recently used droppe
   const probe = await Probe.start({ id: 'p1', dataDir: dir.path, connectors: [] });
   t.teardown(() => probe.stop());
   await probe.store.append(series(3000));
-  const cache = new AnswerCache(450_000, 64 * 1024); // answers of ~1,500 records (~105 KB): four fit
+  const cache = new AnswerCache(600_000, 64 * 1024); // answers of ~2,000 records (~142 KB): four fit
   const app = new Hono();
   app.get('/q/:n', (c) => {
     const q = { indicator: 'power', last: Number(c.req.param('n')), limit: 3000 };
@@ -59,12 +59,13 @@ t.test('answer cache — holds at most its bytes, the least recently used droppe
   });
   const ask = async (n: number) => (await (await app.request(`/q/${n}`)).json()) as { records: Value[] };
   t.equal((await ask(10)).records.length, 10);
-  t.equal(cache.held, 0, 'a small answer is not kept');
-  for (const n of [1500, 1501, 1502, 1503, 1504]) t.equal((await ask(n)).records.length, n);
-  t.ok(cache.held > 300_000 && cache.held <= 450_000, `${cache.held} bytes held, within 450,000`);
+  t.equal((await ask(3000)).records.length, 3000, 'an answer of 3,000 records (~213 KB) is more than a quarter of the cache');
+  t.equal(cache.held, 0, 'neither a small answer nor one above a quarter of the cache is kept');
+  for (const n of [2000, 2001, 2002, 2003, 2004]) t.equal((await ask(n)).records.length, n);
+  t.ok(cache.held > 400_000 && cache.held <= 600_000, `${cache.held} bytes held, within 600,000`);
   const hits = cache.hits;
-  await ask(1504);
+  await ask(2004);
   t.equal(cache.hits, hits + 1, 'the newest is kept');
-  await ask(1500);
+  await ask(2000);
   t.equal(cache.hits, hits + 1, 'the oldest was dropped (made again, not a hit)');
 });

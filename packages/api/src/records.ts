@@ -57,6 +57,12 @@ const elements = (vs: Value[]) => JSON.stringify(vs).slice(1, -1);
 /** Records an answer may hold to be built at once (~2 MB of JSON): below it, streaming costs more than it saves. */
 const WHOLE = 20_000;
 
+/** Records below which an answer is not worth keeping: a numeric record takes 40–100 bytes of JSON. */
+const FEW = 1600;
+
+/** Whether `q`'s answer may be large enough to keep: buckets, or records that may number `FEW` or more (an aggregate is one figure). */
+const mayBeLarge = (q: Query) => q.mode === 'series' || ((q.mode ?? 'records') === 'records' && Math.min(q.limit ?? DEFAULT_LIMIT, q.first ?? q.last ?? Infinity) >= FEW);
+
 /** A new object each time: the node server adds to the headers object it is given. */
 const jsonType = () => ({ 'content-type': 'application/json' });
 
@@ -84,6 +90,7 @@ export class AnswerCache {
 
   /** `q`'s answer as JSON: the one kept when current, else `make()`'s (kept when large). */
   json(c: Context, service: ProbeService, q: Query, make: () => unknown): Response {
+    if (!mayBeLarge(q)) return c.json(make() as object);
     const key = JSON.stringify(q);
     const version = service.dataVersion(q); // read before the answer: a commit in between makes it newer, never older
     const had = this.kept.get(key);

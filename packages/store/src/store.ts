@@ -679,9 +679,24 @@ export class Store {
     this.check();
     let best: Value | undefined;
     for (const s of this.match(sel)) {
-      for (const [ts, d, m] of this.rows(s, 0, MAX_TS, true, 1)) if (!best || ts > best.ts) best = this.toValue(s, ts, d, m);
+      const newest = this.newestRow(s, 0, MAX_TS);
+      if (newest) {
+        if (!best || newest.ts > best.ts) best = newest;
+      } else for (const [ts, d, m] of this.rows(s, 0, MAX_TS, true, 1)) if (!best || ts > best.ts) best = this.toValue(s, ts, d, m);
     }
     return best;
+  }
+
+  /**
+   * The newest value of a series when it lies in [from, to): one read at the newest time kept in
+   * memory, no cursor (the last-value query of every dashboard). Undefined when it lies outside, or
+   * is not committed yet: then a range read decides.
+   */
+  private newestRow(s: Live, from: number, to: number): Value | undefined {
+    const ts = this.newestOf(s);
+    if (ts < from || ts >= to) return undefined;
+    const r = this.values.get([s.id, ts]);
+    return r === undefined ? undefined : this.toValue(s, ts, datumOf(r), incompleteIn(r));
   }
 
   /**
@@ -726,6 +741,8 @@ export class Store {
       start = decodeCursor({ ...q, cursor: q.cursor });
       remaining = start.remaining;
     } else if (q.last !== undefined && q.last <= limit) {
+      const newest = q.last === 1 && list.length === 1 ? this.newestRow(list[0]!, from, to) : undefined;
+      if (newest) return { records: [newest] };
       // One page holds them all: read backwards, newest first, and turn around.
       const records: Value[] = [];
       for (const [s, ts, d, m] of this.merged(list, from, to, { reverse: true, limit: q.last })) if (records.push(this.toValue(s, ts, d, m)) === q.last) break;

@@ -35,8 +35,11 @@ async function faultRun(t: Test, victim: (leaders: { alerts: number; partials: n
   await site.put('indicators', { id: 'it_power', kind: 'atomic', source: { scheme: 'mesh', indicator: 'server_power', stat: 'total' } });
   await site.put('rules', { id: 'site', indicators: ['it_power'], period: '1s' });
   // A child is gone after 8 missed heartbeats (8 s), above a failover's reconnect (2–3 s seen), as
-  // the defaults (3 × 5 s) are in production: the kill must not read as a child gone.
-  const siteNode = await MeshNode.start({ id: 'site', role: 'coordinator', nats, store: site.store, merged, children: ['net-a', 'net-b'], heartbeatMs: 1000, missedHeartbeats: 8, graceMs: 15_000 }, site);
+  // the defaults (3 × 5 s) are in production; and its windows stopped after 1 + 30 + 1 s, above a
+  // stream leader's failover, which stops every child's partials for 12–20 s on two busy cores (as
+  // the default grace of 3 windows does for windows of 10 s or more): the kill must not read as a
+  // child gone.
+  const siteNode = await MeshNode.start({ id: 'site', role: 'coordinator', nats, store: site.store, merged, children: ['net-a', 'net-b'], heartbeatMs: 1000, missedHeartbeats: 8, graceMs: 30_000 }, site);
   t.teardown(() => siteNode.stop());
 
   const nets = await Promise.all(
@@ -108,11 +111,7 @@ async function faultRun(t: Test, victim: (leaders: { alerts: number; partials: n
   const transitions = nets.flatMap((n) => n.raised).map((a) => `${a.id}.${a.state}.${a.ts}`);
   await waitUntil('every alert delivered', () => nets.every((n) => n.node.pending === 0) && received.length >= transitions.length, 60_000);
   t.ok(transitions.length >= 6, `${transitions.length} alert transitions raised across the fault`);
-  // A stream leader's failover can hold the children's windows up past the dead-man's threshold:
-  // mesh/stale may fire and resolve then (each once). Open question: judge windows only by heartbeats.
-  const stale = received.filter((r) => r.startsWith('site.mesh.stale.'));
-  t.equal(stale.filter((r) => r.includes('.firing.')).length, stale.filter((r) => r.includes('.resolved.')).length, 'any dead-man alert of the failover resolved');
-  t.same([...received].filter((r) => !stale.includes(r)).sort(), [...transitions].sort(), `the plain subscriber received each of the children's alerts exactly once (node n${killed + 1} killed)`);
+  t.same([...received].sort(), [...transitions].sort(), `the plain subscriber received each of them exactly once, and no dead-man alert: the children stayed alive (node n${killed + 1} killed)`);
 
   const records = stored();
   const first = records[0]!.ts;

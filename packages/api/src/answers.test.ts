@@ -18,16 +18,24 @@ async function setup(t: Test) {
   const server = await serve(createApi(probe, { tokens: [{ name: 'ro', role: 'read', token: TOKEN }] }), { port: 0 });
   t.teardown(() => server.close());
   const get = async (path: string) => (await fetch(server.url + path, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as Promise<{ records: Value[]; mode: string }>;
-  return { probe, get };
+  /** A sample of /metrics by name. */
+  const metric = async (name: string) => {
+    const text = await (await fetch(server.url + '/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    return Number(text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))?.split(' ').at(-1));
+  };
+  return { probe, get, metric };
 }
 
 t.test('answer cache — a large answer asked again is the same while nothing changes, and holds every value committed since', async (t) => {
-  const { probe, get } = await setup(t);
+  const { probe, get, metric } = await setup(t);
   await probe.store.append(series(2000)); // ~150 KB of JSON: kept
   const q = '/query?indicator=power&last=2000&limit=2000';
   const first = await get(q);
   t.equal(first.records.length, 2000);
+  t.equal(await metric('probemesh_api_answers_reused_total'), 0, '/metrics: none reused yet');
+  t.ok((await metric('probemesh_api_answers_kept_bytes')) > 100_000, '/metrics: the answer is kept');
   t.same(await get(q), first, 'asked again: the same answer');
+  t.equal(await metric('probemesh_api_answers_reused_total'), 1, '/metrics: sent from those kept');
 
   await probe.store.append(series(1, 2000));
   const after = await get(q);

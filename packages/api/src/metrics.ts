@@ -1,5 +1,6 @@
 import { RuleStatus } from '@probemesh/model';
 import type { ProbeMetrics } from '@probemesh/runtime';
+import type { AnswerCache } from './records.js';
 import type { SseStats } from './sse.js';
 
 type Labels = Record<string, string | undefined>;
@@ -32,7 +33,8 @@ function connectorMetric(stat: string, counter: boolean): { name: string; unit: 
  * follow Prometheus conventions: base units in the name (seconds, bytes), `_total` on counters,
  * one family per name whatever adds to it (connectors share theirs, told apart by `scheme`).
  */
-export function prometheusText(probe: string, m: ProbeMetrics, sse?: SseStats): string {
+export function prometheusText(probe: string, m: ProbeMetrics, api: { sse?: SseStats; answers?: Pick<AnswerCache, 'hits' | 'held'> } = {}): string {
+  const { sse, answers } = api;
   const families = new Map<string, { type: 'counter' | 'gauge'; help: string; samples: Sample[] }>();
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]) => {
     const f = families.get(name);
@@ -61,6 +63,10 @@ export function prometheusText(probe: string, m: ProbeMetrics, sse?: SseStats): 
   if (sse) {
     metric('probemesh_sse_subscribers', 'gauge', 'Clients following /alerts/stream.', [[{}, sse.subscribers]]);
     metric('probemesh_sse_dropped_total', 'counter', 'Alert stream clients dropped because they did not read.', [[{}, sse.dropped]]);
+  }
+  if (answers) {
+    metric('probemesh_api_answers_kept_bytes', 'gauge', 'Bytes of large query answers kept until their series change.', [[{}, answers.held]]);
+    metric('probemesh_api_answers_reused_total', 'counter', 'Query answers sent from those kept, not read and encoded again.', [[{}, answers.hits]]);
   }
   const bySink = (f: (s: ProbeMetrics['sinks'][number]) => number) => m.sinks.map((s): Sample => [{ sink: s.name }, f(s)]);
   metric('probemesh_alert_sink_pending', 'gauge', 'Alert transitions a sink is still owed.', bySink((s) => s.pending));

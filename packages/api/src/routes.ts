@@ -307,7 +307,7 @@ export function routeTable(ctx: RouteContext): Route[] {
       summary: 'Prometheus text exposition: ticks, errors, store, memory, API, latest values',
       access: 'read',
       answers: { 200: { description: 'Prometheus text format 0.0.4', media: ['text/plain'] } },
-      handle: (c) => c.text(prometheusText(self, service.metrics(), ctx.sse.stats()), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+      handle: (c) => c.text(prometheusText(self, service.metrics(), { sse: ctx.sse.stats(), answers }), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
     }),
     route({
       method: 'put',

@@ -81,6 +81,20 @@ t.test('api — tokens: none is 401, a read token cannot write (403)', async (t)
   t.equal((await call('GET', '/health', undefined, null)).status, 200, '/health is open');
 });
 
+t.test('api — a query string asked again (its checked input kept) is still checked for its token and answers with the data of now', async (t) => {
+  const { call, probe } = await setup(t);
+  const path = '/query?indicator=temp&last=1&from=2023-11-14T22:13:20.000Z';
+  await probe.store.append([{ indicator: 'temp', device: 'room', rule: 'r', ts: 1_700_000_000_000, datum: 1 }]);
+  t.same((await call('GET', path, undefined, READ)).body.records.map((v: { datum: number }) => v.datum), [1]);
+  t.equal((await call('GET', path, undefined, null)).status, 401, 'no token: refused though the same target was answered before');
+  t.equal((await call('GET', path, undefined, 'wrong-token-0000000000')).status, 401);
+  await probe.store.append([{ indicator: 'temp', device: 'room', rule: 'r', ts: 1_700_000_001_000, datum: 2 }]);
+  const again = await call('GET', path, undefined, READ);
+  t.same(again.body.records.map((v: { ts: number; datum: number }) => [v.ts, v.datum]), [[1_700_000_001_000, 2]], 'the newest value, from the time the query string gave');
+  t.equal((await call('GET', '/query?indicator=temp&last=0', undefined, READ)).status, 400);
+  t.equal((await call('GET', '/query?indicator=temp&last=0', undefined, READ)).status, 400, 'an invalid query string is refused every time');
+});
+
 t.test('api — bad input is refused with what is wrong, and changes nothing', async (t) => {
   const { call } = await setup(t);
   const before = (await call('GET', '/indicators')).body;

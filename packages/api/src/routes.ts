@@ -110,11 +110,11 @@ export function routeTable(ctx: RouteContext): Route[] {
     (query.mode ?? 'records') === 'records' ? recordsResponse(c, service, query, answers) : answers.json(c, service, query, () => service.query(query));
   const json = (c: Context<Env>, v: unknown) => c.json(v as object);
   /** A Query from a query string the table checked, its ISO-8601 times read as milliseconds. */
+  /** The query of a query string, times read now (`from=-1h` moves with the clock): a new object, the input is frozen. */
   const fromParams = (params: Record<string, unknown>): Query => {
     const q = params as Query & { from?: Time; to?: Time };
-    if (typeof q.from === 'string') q.from = ms('from', q.from);
-    if (typeof q.to === 'string') q.to = ms('to', q.to);
-    return q;
+    if (typeof q.from !== 'string' && typeof q.to !== 'string') return q;
+    return { ...q, ...(typeof q.from === 'string' && { from: ms('from', q.from) }), ...(typeof q.to === 'string' && { to: ms('to', q.to) }) };
   };
   const files = consoleHandler();
   /** The console's files; a missing one is a 404 in the API's error shape like every other. */

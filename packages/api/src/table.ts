@@ -125,6 +125,13 @@ const NO_QUERY = Type.Object({}, { additionalProperties: false });
 /** An OpenAPI path template as a hono path (`/a/{id}` → `/a/:id`). */
 export const honoPath = (path: string) => path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
 
+/** Inputs kept per route, by request target: a dashboard asks the same few queries again and again. */
+const INPUTS_KEPT = 256;
+const TARGET_KEPT_MAX = 2048;
+
+/** The request target (`/path?query`) as it arrived, when @hono/node-server serves the request (no URL object is built). */
+const targetOf = (c: Context): string | undefined => (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
+
 /** `probe=<id>` on any route: the request is run by that probe of the mesh instead. */
 export const ProbeParam = Type.Optional(Type.Union([Id], { description: 'run the request on this probe of the mesh (with the role this probe granted the token)' }));
 
@@ -142,6 +149,8 @@ export function mount(app: Hono<Env>, routes: readonly Route[], self: string, ro
     for (const s of [r.params, query, r.body]) if (s) fits(s, undefined); // compiles the validator now, not on the first request
     const params = r.params && coercer(r.params);
     const queryOf = coercer(query);
+    // Checked inputs of bodyless requests, frozen (a handler cannot change what the next request gets).
+    const kept = new Map<string, Input<unknown, unknown, unknown>>();
     // Not async: a GET answered at once goes out without a promise's round trip (the node server's fast path).
     app.on(r.method.toUpperCase(), honoPath(r.path), (c): Response | Promise<Response> => {
       const granted = c.env?.forwardedRole;
@@ -151,6 +160,9 @@ export function mount(app: Hono<Env>, routes: readonly Route[], self: string, ro
         if (r.access === 'admin' && role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs an admin token');
         c.set('role', role);
       }
+      const target = r.body || r.tokenInQuery ? undefined : targetOf(c);
+      const had = target !== undefined ? kept.get(target) : undefined;
+      if (had) return r.handle(c, had as never);
       const q = c.req.query();
       if (r.tokenInQuery) delete q.token;
       if (q.probe !== undefined) {
@@ -160,12 +172,18 @@ export function mount(app: Hono<Env>, routes: readonly Route[], self: string, ro
         if (probe !== self) return forward(c, probe, role ?? 'read'); // an open route is forwarded with the least role
       }
       const input = {
-        params: r.params && params ? check(r.params, params(c.req.param() as Record<string, string>), 'path') : {},
-        query: check(query, queryOf(q), 'query string'),
+        params: Object.freeze(r.params && params ? check(r.params, params(c.req.param() as Record<string, string>), 'path') : {}),
+        query: Object.freeze(check(query, queryOf(q), 'query string')),
         body: undefined as unknown,
       };
       const body = r.body;
-      if (!body) return r.handle(c, input as never);
+      if (!body) {
+        if (target !== undefined && target.length <= TARGET_KEPT_MAX) {
+          if (kept.size >= INPUTS_KEPT) kept.clear();
+          kept.set(target, Object.freeze(input));
+        }
+        return r.handle(c, input as never);
+      }
       return jsonBody(c).then((b) => r.handle(c, { ...input, body: check(body, b, 'body') } as never));
     });
   }

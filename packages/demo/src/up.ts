@@ -21,6 +21,8 @@ export interface UpOptions {
   sensorsPerServer?: number;
   /** Simulated values drift as on a live site (the demo); steady by default (tests, benchmarks). */
   drift?: boolean;
+  /** SNMP agents already running elsewhere (a load run's agent processes), instead of simulating them in this process. */
+  agents?: { serverPorts: readonly number[]; upsPort: number };
   /** The nats-server configs the hub and leaf node include (default: `deploy/nats` of the working directory). */
   natsConfigDir?: string;
   /** Run the hub as a NATS cluster of this many nodes (deploy/nats/cluster; the streams are kept on three). */
@@ -257,8 +259,11 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
     started.leaf = servers.leaf;
     say(servers.seeds.length > 1 ? `  hub: a NATS cluster (deploy/nats/cluster) on ${servers.seeds.join(', ')}, the mesh's streams kept on three nodes` : `  hub on ${started.nats.url} (store ${started.nats.storeDir})`);
     say(`  the second building's leaf node on ${started.leaf.url} (deploy/nats/leaf.conf), linked to the hub: networks ${LEAF_NETWORKS.join(' and ')} connect there`);
-    say(`starting ${SERVERS} simulated servers (HOST-RESOURCES, IF-MIB, ENTITY-SENSOR values) and a UPS (UPS-MIB) on loopback SNMP …`);
-    started.sim = await simulateDatacenter({ ...(opts.sensorsPerServer ? { sensorsPerServer: opts.sensorsPerServer } : {}), ...(opts.drift ? { drift: true } : {}) });
+    let agents = opts.agents;
+    if (!agents) {
+      say(`starting ${SERVERS} simulated servers (HOST-RESOURCES, IF-MIB, ENTITY-SENSOR values) and a UPS (UPS-MIB) on loopback SNMP …`);
+      agents = started.sim = await simulateDatacenter({ ...(opts.sensorsPerServer ? { sensorsPerServer: opts.sensorsPerServer } : {}), ...(opts.drift ? { drift: true } : {}) });
+    }
     const httpPorts = opts.port !== undefined ? ids.map((_, i) => opts.port! + i) : await Promise.all(ids.map(() => freeTcpPort()));
     const portOf = (id: string) => httpPorts[ids.indexOf(id)]!;
     const layout: MeshLayout = {
@@ -266,8 +271,8 @@ export async function up(opts: UpOptions = {}): Promise<RunningMesh> {
       ...(servers.seeds.length > 1 ? { natsSeeds: servers.seeds } : {}),
       leafUrl: started.leaf.url,
       httpPorts: Object.fromEntries(ids.map((id) => [id, portOf(id)])),
-      serverPorts: started.sim.serverPorts,
-      upsPort: started.sim.upsPort,
+      serverPorts: [...agents.serverPorts],
+      upsPort: agents.upsPort,
       dataRoot: join(dir, 'data'),
       passwords,
       tokens: { read: secret(), admin: secret() },

@@ -1,4 +1,4 @@
-import type { ProbeConfig } from '@probemesh/model';
+import { durationMs, type ProbeConfig } from '@probemesh/model';
 import { startSnmpAgents, type AgentTable, type SimulatedAgents } from '@probemesh/testkit';
 
 /**
@@ -171,6 +171,10 @@ export function datacenterConfigs(l: MeshLayout): ProbeConfig[] {
     nats: LEAF_NETWORKS.some((k) => id === `net${k}`) ? { servers: [l.leafUrl], jsDomain: 'hub', user: id, pass: l.passwords[id] ?? '' } : { servers: [...(l.natsSeeds ?? [l.natsUrl])], user: id, pass: l.passwords[id] ?? '' },
     retention: { maxAge: '7d' },
   });
+  const offsetOf = (k: number) => {
+    const ms = (durationMs(l.period) * (k - 1)) / 10;
+    return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  };
   const networks: ProbeConfig[] = [];
   for (let k = 1; k <= NETWORKS; k++) {
     const devices = [];
@@ -197,6 +201,8 @@ export function datacenterConfigs(l: MeshLayout): ProbeConfig[] {
         {
           id: 'servers',
           period: l.period,
+          // Network k's rounds run (k - 1) tenths of a period in: the five probes poll and write one after another, not all at once.
+          ...(k > 1 ? { offset: offsetOf(k) } : {}),
           indicators: ['server_power', 'cpu_load', 'in_bps', 'network_power', ...(l.sensorsPerServer ? ['sensor_temp'] : [])],
           targets: { tags: { role: 'server' } },
           decisions: [

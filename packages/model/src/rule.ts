@@ -40,6 +40,9 @@ export const Rule = Type.Object(
     indicators: Type.Array(Id, { minItems: 1, maxItems: 1000, description: 'the indicators read and computed each round, in order' }),
     targets: Type.Optional(Targets),
     period: described(Duration, 'how often a round runs, e.g. 10s'),
+    offset: Type.Optional(
+      described(Duration, "how long after its period starts a round runs, at most half the period (default 0); its values keep the period's time. Rounds of a site's probes spread this way do not all poll and write at once"),
+    ),
     timeout: Type.Optional(described(Duration, 'how long a round may read before unanswered devices count as down (default: the period, at most 10 s)')),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'devices read at once (default 32)' })),
     decisions: Type.Optional(Type.Array(Decision, { maxItems: 100, description: 'what turns a round\'s values into alerts' })),

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, UnprocessableError } from '@probemesh/core';
 import { compile, type Context, type Expression } from '@probemesh/expr';
-import { Device, Indicator, Rule, check, componentRules, issues, type Datum, type Decision, type TSchema } from '@probemesh/model';
+import { Device, Indicator, Rule, check, componentRules, durationMs, issues, type Datum, type Decision, type TSchema } from '@probemesh/model';
 import type { ConnectorRegistry } from './registry.js';
 import type { EntityOf, Kind } from './service.js';
 
@@ -138,6 +138,8 @@ export class Catalog {
     if (missing.length) throw new UnprocessableError(`${where}: unknown indicator(s) ${missing.join(', ')}`);
     const missingDevices = (def.targets?.devices ?? []).filter((d) => !this.devices.has(d));
     if (missingDevices.length) throw new UnprocessableError(`${where}: unknown device(s) ${missingDevices.join(', ')}`);
+    if (def.offset !== undefined && durationMs(def.offset) > durationMs(def.period) / 2)
+      throw new UnprocessableError(`${where}: offset ${def.offset} is more than half the period (${def.period}): a round would run too close to the next period's`);
     const known = (id: string) => this.indicators.has(id);
     const decisions = (def.decisions ?? []).map((d) => {
       if ((d.when === undefined) === (d.unanswered === undefined))

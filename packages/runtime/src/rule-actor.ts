@@ -103,19 +103,20 @@ export class RuleActor implements Worker {
     return this.ctx.catalog.rules.get(this.ruleId);
   }
 
-  /** Next tick on the period grid, so windows line up across probes. */
+  /** Next tick on the period grid, so windows line up across probes (run `offset` later, its values still stamped `at`). */
   private schedule(): void {
     if (this.stopped) return;
     const rule = this.rule();
     if (!rule || rule.def.enabled === false) return;
     const period = Math.max(1, durationMs(rule.def.period));
+    const offset = rule.def.offset !== undefined ? durationMs(rule.def.offset) : 0;
     const now = this.ctx.clock.now();
-    const at = Math.floor(now / period) * period + period;
+    const at = Math.floor((now - offset) / period) * period + period;
     this.timer = this.ctx.clock.setTimeout(() => {
       if (this.actor.load.busy || this.actor.has('tick')) this.counters.overruns++;
       else this.actor.send({ type: 'tick', at });
       this.schedule();
-    }, at - now);
+    }, at + offset - now);
   }
 
   /** Runs one tick now, through the mailbox so it never overlaps another (tests, and "run now" from the API). */

@@ -392,3 +392,24 @@ t.test('runtime — a formula follows its inputs: a device that did not answer g
   t.same(at('total'), [[0, 350], [10_000, 100]], "a round aggregate takes the tick's readings");
   t.same(at('slots'), [[0, 504], [10_000, 504]], 'over a static alone: each tick');
 });
+
+t.test('runtime — a rule with an offset runs its rounds that long into each period, its values stamped with the period; an offset above half the period is refused', async (t) => {
+  const T0 = 1_700_000_000_000; // on the 10 s grid
+  const clock = new ManualClock(T0);
+  const probe = await setup(t, new Map([['a/power', 100]]), { clock });
+  await probe.put('rules', { id: 'r', indicators: ['power'], targets: { devices: ['a'] }, period: '10s', offset: '3s' });
+  const ticks = () => probe.ruleStates().find((s) => s.rule === 'r')!.ticks;
+  const stamps = () => (probe.query({ indicator: 'power' }) as { records: Array<{ ts: number }> }).records.map((r) => r.ts - T0);
+  await clock.advance(2_999);
+  t.equal(ticks(), 0, 'not before the offset');
+  await clock.advance(1);
+  await waitUntil('the first round', () => ticks() === 1);
+  await clock.advance(10_000);
+  await waitUntil('the second round', () => ticks() === 2);
+  t.same(stamps(), [0, 10_000], "run 3 s in, stamped with the period's start");
+  await t.rejects(probe.put('rules', { id: 'late', indicators: ['power'], targets: { devices: ['a'] }, period: '10s', offset: '6s' }), {
+    name: 'UnprocessableError',
+    message: "rule 'late': offset 6s is more than half the period (10s): a round would run too close to the next period's",
+  });
+  t.same(probe.list('rules').map((r) => r.id), ['r'], 'nothing saved');
+});

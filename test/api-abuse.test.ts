@@ -21,7 +21,9 @@ t.test('api abuse — 300 SSE clients that never read: RSS bounded, /health prom
   const p = await startAlertingProbe(t.teardown.bind(t));
   const r = await slowSseScenario(p, 300, 20);
   t.comment(JSON.stringify({ ...r, healthMs: { p50: percentile(r.healthMs, 0.5), p99: percentile(r.healthMs, 0.99), max: Math.max(...r.healthMs) } }));
-  t.ok(r.rssPeakMiB - r.rssBeforeMiB < 96, `RSS grew by ${(r.rssPeakMiB - r.rssBeforeMiB).toFixed(1)} MiB (bound 96)`);
+  // 300 queues of 128 KiB are 37.5 MiB; sockets, parsers and the GC the rest: 58-64 MiB alone, up to
+  // 104 MiB while the whole suite loads two cores. Unbounded queues would hold ~140 MiB of alerts alone.
+  t.ok(r.rssPeakMiB - r.rssBeforeMiB < 128, `RSS grew by ${(r.rssPeakMiB - r.rssBeforeMiB).toFixed(1)} MiB (bound 128)`);
   healthPrompt(t, r.healthMs, r.healthBeforeMs);
   t.ok(r.readerAlerts > 0, `a client that reads kept receiving alerts (${r.readerAlerts})`);
   t.ok(r.ticksSteady[1] > r.ticksSteady[0], `the other rule kept ticking (${r.ticksSteady.join(' → ')})`);

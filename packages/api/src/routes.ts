@@ -109,8 +109,7 @@ export function routeTable(ctx: RouteContext): Route[] {
   const answer = (c: Context<Env>, query: Query): Response =>
     (query.mode ?? 'records') === 'records' ? recordsResponse(c, service, query, answers) : answers.json(c, service, query, () => service.query(query));
   const json = (c: Context<Env>, v: unknown) => c.json(v as object);
-  /** A Query from a query string the table checked, its ISO-8601 times read as milliseconds. */
-  /** The query of a query string, times read now (`from=-1h` moves with the clock): a new object, the input is frozen. */
+  /** A Query from a query string the table checked, its ISO-8601 times read as milliseconds (into a new object: the checked input is kept, frozen). */
   const fromParams = (params: Record<string, unknown>): Query => {
     const q = params as Query & { from?: Time; to?: Time };
     if (typeof q.from !== 'string' && typeof q.to !== 'string') return q;

@@ -63,6 +63,8 @@ export interface RuleCounters {
 export class RuleActor implements Worker {
   private readonly actor: Actor<Msg>;
   private timer?: TimerHandle;
+  /** The period time of the tick scheduled last. */
+  private scheduledAt = -Infinity;
   private stopped = false;
   /** Previous raw reading per series, for `prev`/`dt` in filters and transforms (counter rates). */
   private readonly prev = new Map<string, { datum: Datum; ts: number }>();
@@ -111,7 +113,11 @@ export class RuleActor implements Worker {
     const period = Math.max(1, durationMs(rule.def.period));
     const offset = rule.def.offset !== undefined ? durationMs(rule.def.offset) : 0;
     const now = this.ctx.clock.now();
-    const at = Math.floor((now - offset) / period) * period + period;
+    let at = Math.floor((now - offset) / period) * period + period;
+    // A timer may fire a few ms early by the wall clock (libuv counts from the time its loop turn
+    // began): the period it was set for is then still ahead, and must not be scheduled twice.
+    while (at <= this.scheduledAt) at += period;
+    this.scheduledAt = at;
     this.timer = this.ctx.clock.setTimeout(() => {
       if (this.actor.load.busy || this.actor.has('tick')) this.counters.overruns++;
       else this.actor.send({ type: 'tick', at });

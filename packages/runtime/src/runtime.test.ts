@@ -413,3 +413,25 @@ t.test('runtime — a rule with an offset runs its rounds that long into each pe
   });
   t.same(probe.list('rules').map((r) => r.id), ['r'], 'nothing saved');
 });
+
+t.test('runtime — a timer that fires a few ms early (as libuv timers do by the wall clock under load) does not run or skip a period twice', async (t) => {
+  // A fake for a fault the system clock shows only under load: libuv counts a timer from the time
+  // its loop turn began, so by Date.now() it may fire early by as long as that turn has run.
+  class EarlyClock extends ManualClock {
+    override setTimeout(fn: () => void, ms: number) {
+      return super.setTimeout(fn, ms > 10 ? ms - 5 : ms);
+    }
+  }
+  const T0 = 1_700_000_000_000;
+  const clock = new EarlyClock(T0);
+  const probe = await setup(t, new Map([['a/power', 100]]), { clock });
+  await probe.put('rules', { id: 'r', indicators: ['power'], targets: { devices: ['a'] }, period: '1s' });
+  const state = () => probe.ruleStates().find((s) => s.rule === 'r')!;
+  for (let i = 1; i <= 5; i++) {
+    await clock.advance(1000);
+    await waitUntil(`round ${i}`, () => state().ticks >= i);
+  }
+  await clock.advance(100);
+  t.match(state(), { ticks: 5, overruns: 0 }, 'one round a period, none counted as skipped');
+  t.same((probe.query({ indicator: 'power' }) as { records: Array<{ ts: number }> }).records.map((r) => r.ts - T0), [1000, 2000, 3000, 4000, 5000], 'each stamped with its own period');
+});
